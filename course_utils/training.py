@@ -1,0 +1,91 @@
+"""Compiling models and checking the environment, shared by every assignment."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+__all__ = ["DEFAULT_LEARNING_RATES", "OPTIMIZERS", "check_environment", "model_setup"]
+
+# Keras 3 changed Adadelta's default learning rate from 1.0 to 0.001, at which it barely
+# learns; each optimizer therefore gets an explicit rate, these when none is given.
+DEFAULT_LEARNING_RATES: dict[str, float] = {
+    "adam": 1e-3,
+    "sgd": 1e-2,
+    "rmsprop": 1e-3,
+    "adadelta": 1.0,
+    "adagrad": 1e-2,
+    "nadam": 1e-3,
+}
+OPTIMIZERS = tuple(DEFAULT_LEARNING_RATES)
+
+
+def model_setup(model: Any, optimizer: str = "adam", lr: float | None = None) -> Any:
+    """Compile ``model`` for integer labels: sparse categorical cross-entropy + accuracy.
+
+    ``optimizer`` is one of adam, sgd, rmsprop, adadelta, adagrad, nadam; ``lr`` is its
+    learning rate, by default the one in ``DEFAULT_LEARNING_RATES`` (adam: 0.001,
+    adadelta: 1.0 as in the Keras 2 examples). Returns the model. Introduced in B2-2.
+    """
+    import keras
+
+    name = optimizer.lower() if isinstance(optimizer, str) else optimizer
+    if name not in DEFAULT_LEARNING_RATES:
+        raise ValueError(
+            f"Unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}."
+        )
+    rate = DEFAULT_LEARNING_RATES[name] if lr is None else float(lr)
+    if not rate > 0:
+        raise ValueError(f"lr must be a positive number, got {lr!r}.")
+    classes = {
+        "adam": keras.optimizers.Adam,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+        "adadelta": keras.optimizers.Adadelta,
+        "adagrad": keras.optimizers.Adagrad,
+        "nadam": keras.optimizers.Nadam,
+    }
+    model.compile(
+        loss="sparse_categorical_crossentropy",
+        optimizer=classes[name](learning_rate=rate),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def check_environment(min_keras: str = "3.0", min_python: str = "3.10") -> dict[str, str]:
+    """Check Python and Keras versions, print them and return them.
+
+    Raises RuntimeError with what to install when something is too old or missing, so
+    a notebook's setup cell fails with a readable message. Introduced in B1-1.
+    """
+    found = {"python": ".".join(map(str, sys.version_info[:3]))}
+    if sys.version_info[:2] < _version_tuple(min_python)[:2]:
+        raise RuntimeError(
+            f"Python {found['python']} is too old: this course needs Python >= {min_python}."
+        )
+    try:
+        import keras
+        import tensorflow as tf
+    except ImportError as exc:
+        raise RuntimeError(
+            f"{exc.name} is not installed. Install the course package with "
+            "`pip install -e .` (locally) or run the setup cell again (Colab)."
+        ) from exc
+    found["tensorflow"] = tf.__version__
+    found["keras"] = keras.__version__
+    if _version_tuple(keras.__version__) < _version_tuple(min_keras):
+        raise RuntimeError(
+            f"Keras {keras.__version__} is too old: this course needs Keras >= {min_keras} "
+            "(pip install -U 'keras>=3' 'tensorflow>=2.16')."
+        )
+    print("  ".join(f"{k} {v}" for k, v in found.items()))
+    return found
