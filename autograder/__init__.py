@@ -1,0 +1,1 @@
+"""Grading tools for the course: ``course-grade release|grade|demo`` (see cli.py)."""

@@ -1,0 +1,234 @@
+"""nbgrader's Execute preprocessor, hardened for hostile or broken submissions.
+
+Plain nbgrader 0.9.6 drops a whole submission when its kernel dies or ignores the
+interrupt after a timeout. :class:`HardenedExecute` instead records what happened, stops
+executing, marks every cell that did not run with an error output (so its tests score 0
+instead of the full points an empty output would get) and lets nbgrader grade what ran.
+It also caps output while it arrives, kills a kernel that exceeds a memory limit, runs
+the kernel in the sandbox of :mod:`autograder.sandbox_kernel` and tells that kernel which
+cells are tests and which are the instructor's, so it can restore patched functions.
+
+Everything it observed is written as JSON to ``$COURSE_GRADE_EVENTS``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from typing import Any
+
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Integer, Unicode
+
+from .sandbox_kernel import REPORT_KEY, ROLE_KEY
+
+KERNEL_NAME = "course-grade"
+
+
+def cell_role(cell: NotebookNode) -> str:
+    meta = cell.metadata.get("nbgrader", {})
+    if meta.get("grade") and cell.cell_type == "code":
+        return "test"
+    if meta.get("locked") and not meta.get("solution"):
+        return "locked"
+    return "student"
+
+
+def _error_output(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+class HardenedExecute(Execute):
+    """Execute that survives timeouts, dead kernels, memory bombs and output floods."""
+
+    memory_limit_mb = Integer(4096, help="Kill the kernel when its memory (RSS) exceeds this.").tag(config=True)
+    cell_output_limit = Integer(200_000, help="Characters of output kept per cell; the rest is dropped.").tag(config=True)
+    ipc_dir = Unicode("", help="Folder for the kernel's IPC sockets (empty: TCP on localhost).").tag(config=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.events: list[dict[str, Any]] = []
+        self._dead_reason: str | None = None
+        self._watchdog_stop = threading.Event()
+        self._memory_killed: str | None = None
+        self._output_size: dict[int, int] = {}
+        self._role = "student"
+        self.isolation: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ kernel set-up
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        if self.ipc_dir:
+            km.transport = "ipc"
+            km.ip = os.path.join(self.ipc_dir, "kernel")
+        return km
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        plain_execute = kc.execute
+
+        def execute(code, *args, **kwargs):
+            expressions = dict(kwargs.pop("user_expressions", None) or {})
+            expressions[ROLE_KEY] = self._role
+            return plain_execute(code, *args, user_expressions=expressions, **kwargs)
+
+        kc.execute = execute
+        self._start_watchdog()
+        return kc
+
+    # nbclient binds its sync wrappers to its own coroutines: rebind them to ours
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    def _kernel_pid(self) -> int | None:
+        provisioner = getattr(self.km, "provisioner", None)
+        process = getattr(provisioner, "process", None)
+        return getattr(process, "pid", None)
+
+    def _start_watchdog(self) -> None:
+        pid = self._kernel_pid()
+        if pid is None or self.memory_limit_mb <= 0:
+            return
+        import psutil
+
+        limit = self.memory_limit_mb * 1024 * 1024
+
+        def watch() -> None:
+            try:
+                proc = psutil.Process(pid)
+            except psutil.Error:
+                return
+            while not self._watchdog_stop.wait(0.05):
+                try:
+                    rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+                except psutil.Error:
+                    return
+                if rss > limit:
+                    self._memory_killed = f"memory limit exceeded: {rss / 2**20:.0f} MiB > {self.memory_limit_mb} MiB"
+                    for p in [proc, *proc.children(recursive=True)]:
+                        try:
+                            p.kill()
+                        except psutil.Error:
+                            pass
+                    return
+
+        threading.Thread(target=watch, name="memory-watchdog", daemon=True).start()
+
+    # ------------------------------------------------------------------ execution
+
+    def _record(self, kind: str, cell_index: int | None, detail: str) -> None:
+        self.events.append({"kind": kind, "cell": cell_index, "detail": detail})
+
+    def preprocess(self, nb, resources=None, km=None):
+        from nbclient import NotebookClient
+
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        started = time.monotonic()
+        try:
+            with self.setup_kernel():
+                info = self.wait_for_reply(self.kc.kernel_info())
+                if info:
+                    self.nb.metadata["language_info"] = info["content"]["language_info"]
+                self._read_isolation_status()
+                for index, cell in enumerate(self.nb.cells):
+                    if self._dead_reason is not None:
+                        self._mark_not_run(cell, index)
+                        continue
+                    self._role = cell_role(cell)
+                    self.preprocess_cell(cell, resources, index)
+        except Exception as exc:  # the kernel could not even start
+            self._record("kernel-error", None, f"{type(exc).__name__}: {exc}")
+            self._dead_reason = self._dead_reason or f"kernel failed: {exc}"
+            for index, cell in enumerate(self.nb.cells):
+                if cell.cell_type == "code" and not cell.get("outputs"):
+                    self._mark_not_run(cell, index)
+        finally:
+            self._watchdog_stop.set()
+            self._write_events(time.monotonic() - started)
+        return self.nb, self.resources
+
+    def _read_isolation_status(self) -> None:
+        """What the sandbox achieved, read before any student code could rewrite it."""
+        path = os.environ.get("COURSE_GRADE_ISOLATION_STATUS")
+        if not path:
+            return
+        for _ in range(50):
+            if os.path.exists(path):
+                break
+            time.sleep(0.02)
+        try:
+            with open(path, encoding="utf-8") as f:
+                self.isolation = json.load(f)
+        except (OSError, ValueError) as exc:
+            self.isolation = {"errors": [f"no isolation status: {exc}"]}
+
+    def _mark_not_run(self, cell: NotebookNode, index: int) -> None:
+        if cell.cell_type != "code":
+            return
+        cell.outputs = [_error_output("NotExecuted", f"not run: {self._dead_reason}")]
+        if cell_role(cell) == "test":
+            self._record("not-run", index, self._dead_reason or "")
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        try:
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        except DeadKernelError:
+            reason = self._memory_killed or "the kernel died (crash, os._exit or a signal)"
+            self._dead_reason = f"{reason} in cell {cell_index}"
+            self._record("kernel-died", cell_index, reason)
+            cell.outputs = list(cell.get("outputs", [])) + [_error_output("DeadKernelError", reason)]
+            return cell
+        except CellTimeoutError as exc:
+            reason = f"cell ran past {self.timeout} s and ignored the interrupt; kernel stopped"
+            self._dead_reason = f"{reason} (cell {cell_index})"
+            self._record("timeout-ignored-interrupt", cell_index, str(exc).splitlines()[0] if str(exc) else reason)
+            cell.outputs = list(cell.get("outputs", [])) + [_error_output("CellTimeoutError", reason)]
+            try:
+                await self.km.shutdown_kernel(now=True)
+            except Exception:
+                pass
+            return cell
+
+    execute_cell = run_sync(async_execute_cell)
+
+    def on_cell_executed(self, **kwargs: Any) -> None:
+        super().on_cell_executed(**kwargs)
+        cell, reply, index = kwargs["cell"], kwargs["execute_reply"], kwargs.get("cell_index")
+        content = reply.get("content", {})
+        if content.get("ename") == "CellTimeoutError" or (
+            content.get("status") == "error" and content.get("ename") == "KeyboardInterrupt"
+        ):
+            self._record("timeout", index, f"cell ran past {self.timeout} s and was interrupted")
+        restored = content.get(REPORT_KEY)
+        if restored:
+            self._record("integrity-restored", index, ", ".join(restored))
+
+    def output(self, outs, msg, display_id, cell_index):
+        if msg.get("msg_type") == "error":  # never dropped: a hidden failure would score full points
+            return super().output(outs, msg, display_id, cell_index)
+        size = len(json.dumps(msg.get("content", {}), default=str))
+        total = self._output_size.get(cell_index, 0) + size
+        self._output_size[cell_index] = total
+        if total > self.cell_output_limit:
+            if total - size <= self.cell_output_limit:
+                self._record("output-truncated", cell_index, f"output beyond {self.cell_output_limit} characters dropped")
+                outs.append(NotebookNode(output_type="stream", name="stdout", text="\n[course-grade] further output dropped\n"))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    def _write_events(self, seconds: float) -> None:
+        path = os.environ.get("COURSE_GRADE_EVENTS")
+        if not path:
+            return
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(
+                {"events": self.events, "seconds": round(seconds, 2), "dead": self._dead_reason, "isolation": self.isolation},
+                f,
+            )

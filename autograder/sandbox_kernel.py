@@ -1,0 +1,430 @@
+"""Kernel launcher for grading: isolate the process, then run a guarded IPython kernel.
+
+Started by the autograder's kernelspec as ``python -m autograder.sandbox_kernel -f CONN``
+with the sandbox settings in ``$COURSE_GRADE_SANDBOX`` (JSON). While still single-threaded:
+
+1. new mount and network namespaces (as root, or through an unprivileged user namespace);
+2. an empty tmpfs over every path in ``hide`` (gradebook, source notebooks with hidden
+   tests, other students' work, the repository's .git ...); directories that deny others
+   access but hold what Python needs (a pyenv under /root) are replaced by a tmpfs with
+   just those parts bound back read-only;
+3. as root: switch to an unprivileged uid/gid (no capabilities left, so the mounts cannot
+   be undone and other processes cannot be signalled), resource limits;
+4. run :class:`GradingKernel`, which before every test cell restores what student code
+   may have patched (IPython input/AST transformers, shell methods, event callbacks, the
+   functions of numpy/numpy.testing/math/builtins, keras Model/Layer methods, names that
+   the instructor's locked cells bound) and reports what it restored in the reply.
+
+What was achieved is written to ``status_file`` before any student code runs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import stat
+import sys
+import tempfile
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+
+ROLE_KEY = "__course_grade_role__"
+REPORT_KEY = "course_grade_integrity"
+
+
+# --------------------------------------------------------------------------- isolation
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source, target, fstype, flags, data=None) -> None:
+    libc = _libc()
+    rc = libc.mount(
+        None if source is None else source.encode(),
+        target.encode(),
+        None if fstype is None else fstype.encode(),
+        ctypes.c_ulong(flags),
+        None if data is None else data.encode(),
+    )
+    _check(rc, f"mount {source} -> {target}")
+
+
+def _umount(target: str) -> None:
+    _check(_libc().umount2(target.encode(), MNT_DETACH), f"umount {target}")
+
+
+def _enter_namespaces(as_root: bool) -> str:
+    libc = _libc()
+    if as_root:
+        _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+        return "root"
+    uid, gid = os.getuid(), os.getgid()
+    _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET), "unshare(user)")
+    with open("/proc/self/setgroups", "w") as f:
+        f.write("deny")
+    with open("/proc/self/uid_map", "w") as f:
+        f.write(f"{uid} {uid} 1")
+    with open("/proc/self/gid_map", "w") as f:
+        f.write(f"{gid} {gid} 1")
+    return "userns"
+
+
+def _others_can_enter(path: str) -> bool:
+    try:
+        return bool(os.stat(path).st_mode & stat.S_IXOTH)
+    except OSError:
+        return False
+
+
+def _expose(needed: list[str], uid_switch: bool) -> list[str]:
+    """Make ``needed`` paths reachable for another uid below closed dirs (e.g. /root)."""
+    if not uid_switch:
+        return []
+    blocked: dict[str, list[str]] = {}
+    for path in needed:
+        parts = os.path.abspath(path).split(os.sep)
+        for i in range(2, len(parts)):
+            ancestor = os.sep.join(parts[:i])
+            if not _others_can_enter(ancestor):
+                blocked.setdefault(ancestor, []).append(os.path.abspath(path))
+                break
+    done = []
+    for ancestor, paths in blocked.items():
+        stage = tempfile.mkdtemp(prefix="cg-stage-")
+        keep = []
+        for i, p in enumerate(sorted(set(paths))):
+            if not os.path.exists(p):
+                continue
+            spot = os.path.join(stage, str(i))
+            os.mkdir(spot)
+            _mount(p, spot, None, MS_BIND | MS_REC)
+            keep.append((p, spot))
+        _mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+        for p, spot in keep:
+            os.makedirs(p, mode=0o755, exist_ok=True)
+            _mount(spot, p, None, MS_BIND | MS_REC)
+            _umount(spot)
+        done.append(ancestor)
+    return done
+
+
+def _hide(paths: list[str]) -> list[str]:
+    hidden = []
+    for path in paths:
+        if not os.path.lexists(path):
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+        else:
+            _mount("/dev/null", path, None, MS_BIND)
+        hidden.append(path)
+    return hidden
+
+
+def isolate(cfg: dict) -> dict:
+    """Apply the sandbox; return a description of what was achieved."""
+    status = {"namespaces": "none", "network": "host", "hidden": [], "uid": os.getuid(), "errors": []}
+    as_root = os.geteuid() == 0
+    try:
+        status["namespaces"] = _enter_namespaces(as_root)
+        status["network"] = "none (own network namespace)"
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)
+        switch = as_root and cfg.get("uid") is not None
+        status["exposed"] = _expose(cfg.get("needed", []), switch)
+        status["hidden"] = _hide(cfg.get("hide", []))
+    except OSError as exc:
+        status["errors"].append(str(exc))
+    limits = cfg.get("limits", {})
+    for name, value in limits.items():
+        res = getattr(resource, f"RLIMIT_{name.upper()}", None)
+        if res is not None:
+            try:
+                resource.setrlimit(res, (value, value))
+            except (ValueError, OSError) as exc:
+                status["errors"].append(f"rlimit {name}: {exc}")
+    if as_root and cfg.get("uid") is not None:
+        uid, gid = int(cfg["uid"]), int(cfg.get("gid", cfg["uid"]))
+        os.setgroups([gid])
+        os.setgid(gid)
+        os.setuid(uid)
+        status["uid"] = uid
+    return status
+
+
+# --------------------------------------------------------------------------- kernel
+
+
+def _snapshot_module(module) -> dict:
+    return dict(vars(module))
+
+
+def _restore_module(module, snap: dict, label: str, restored: list[str]) -> None:
+    current = vars(module)
+    for name, value in snap.items():
+        if current.get(name, _MISSING) is not value:
+            try:
+                setattr(module, name, value)
+                restored.append(f"{label}.{name}")
+            except (AttributeError, TypeError):
+                pass
+
+
+def _snapshot_class(cls) -> dict:
+    return dict(vars(cls))
+
+
+def _restore_class(cls, snap: dict, label: str, restored: list[str]) -> None:
+    for name in list(vars(cls)):
+        if name not in snap:
+            try:
+                delattr(cls, name)
+                restored.append(f"{label}.{name} (added)")
+            except (AttributeError, TypeError):
+                pass
+    for name, value in snap.items():
+        if vars(cls).get(name, _MISSING) is not value:
+            try:
+                setattr(cls, name, value)
+                restored.append(f"{label}.{name}")
+            except (AttributeError, TypeError):
+                pass
+
+
+_MISSING = object()
+
+
+def _trusted_prefixes() -> tuple[str, ...]:
+    import site
+
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages()}
+    try:
+        import course_utils
+
+        prefixes.add(os.path.dirname(os.path.dirname(course_utils.__file__)))
+    except ImportError:
+        pass
+    return tuple(p.rstrip(os.sep) + os.sep for p in prefixes if p)
+
+
+_TRUSTED: tuple[str, ...] = ()
+
+
+def _trusted(callback) -> bool:
+    """True for callbacks defined in installed libraries (matplotlib's inline flush...)."""
+    func = getattr(callback, "__func__", callback)
+    module = sys.modules.get(getattr(func, "__module__", "") or "")
+    path = getattr(module, "__file__", None) or ""
+    return bool(path) and os.path.abspath(path).startswith(_TRUSTED)
+
+
+def neutralize_magics(source: str) -> str:
+    """IPython magics and shell escapes become ``pass`` so that ``ast`` can parse a cell."""
+    lines = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            line = line[: len(line) - len(stripped)] + "pass"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _bound_names(code: str) -> set[str]:
+    """Top-level names a cell binds (imports, defs, classes, assignments)."""
+    import ast
+
+    try:
+        tree = ast.parse(neutralize_magics(code))
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                names.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                for sub in ast.walk(t):
+                    if isinstance(sub, ast.Name):
+                        names.add(sub.id)
+    return names
+
+
+def make_kernel_class():
+    """Build the guarded kernel class (imports ipykernel only when called)."""
+    import builtins
+    import inspect
+    import math
+    import types
+
+    from ipykernel.ipkernel import IPythonKernel
+
+    guarded_modules = [builtins, math]
+    guarded_classes = []
+    try:
+        import numpy
+        import numpy.testing
+
+        guarded_modules += [numpy, numpy.testing]
+    except ImportError:
+        pass
+
+    class GradingKernel(IPythonKernel):
+        """IPython kernel that puts test cells back on trusted ground before they run."""
+
+        implementation = "course-grade"
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            shell = self.shell
+            self._module_snaps = [(m, _snapshot_module(m), m.__name__) for m in guarded_modules]
+            self._class_snaps = []
+            self._shell_dict = dict(vars(shell))
+            self._shell_class_snaps = [(c, _snapshot_class(c), c.__name__) for c in type(shell).__mro__[:3]]
+            self._transformers = (
+                shell.input_transformer_manager,
+                list(shell.input_transformer_manager.cleanup_transforms),
+                list(shell.input_transformer_manager.line_transforms),
+                list(shell.input_transformer_manager.token_transformers),
+                list(shell.input_transformers_post),
+                list(shell.ast_transformers),
+            )
+            self._events = {k: list(v) for k, v in shell.events.callbacks.items()}
+            self._locked_values: dict[str, object] = {}
+            self._keras_snapped = False
+
+        def _snap_keras(self) -> None:
+            """Snapshot keras classes once keras is imported (by the setup cell)."""
+            if self._keras_snapped or "keras" not in sys.modules:
+                return
+            try:
+                import keras
+
+                for cls in (keras.Model, keras.layers.Layer, keras.Sequential):
+                    self._class_snaps.append((cls, _snapshot_class(cls), f"keras.{cls.__name__}"))
+                self._keras_snapped = True
+            except Exception:
+                pass
+
+        def _restore(self) -> list[str]:
+            restored: list[str] = []
+            shell = self.shell
+            for module, snap, label in self._module_snaps:
+                _restore_module(module, snap, label, restored)
+            for cls, snap, label in self._class_snaps + self._shell_class_snaps:
+                _restore_class(cls, snap, label, restored)
+            for name in list(vars(shell)):
+                value = vars(shell)[name]
+                if name not in self._shell_dict and callable(value) and not name.startswith("_"):
+                    delattr(shell, name)
+                    restored.append(f"shell.{name} (added)")
+                elif name in self._shell_dict and isinstance(self._shell_dict[name], types.MethodType) and value is not self._shell_dict[name]:
+                    setattr(shell, name, self._shell_dict[name])
+                    restored.append(f"shell.{name}")
+            manager, cleanup, line, token, post, ast_t = self._transformers
+            if shell.input_transformer_manager is not manager:
+                shell.input_transformer_manager = manager
+                restored.append("shell.input_transformer_manager")
+            for attr, saved in (("cleanup_transforms", cleanup), ("line_transforms", line), ("token_transformers", token)):
+                if list(getattr(manager, attr)) != saved:
+                    setattr(manager, attr, list(saved))
+                    restored.append(f"input transformers ({attr})")
+            if list(shell.input_transformers_post) != post:
+                shell.input_transformers_post = list(post)
+                restored.append("input transformers (post)")
+            if list(shell.ast_transformers) != ast_t:
+                shell.ast_transformers = list(ast_t)
+                restored.append("AST transformers")
+            for event, callbacks in shell.events.callbacks.items():
+                saved = self._events.get(event, [])
+                keep = [cb for cb in callbacks if cb in saved or _trusted(cb)]
+                if len(keep) != len(callbacks):
+                    shell.events.callbacks[event] = keep
+                    restored.append(f"event callbacks ({event})")
+            user_ns = shell.user_ns
+            for name, value in self._locked_values.items():
+                if user_ns.get(name, _MISSING) is not value:
+                    user_ns[name] = value
+                    restored.append(f"name '{name}' bound by an instructor cell")
+            return restored
+
+        def _remember_locked(self, code: str) -> None:
+            user_ns = self.shell.user_ns
+            for name in _bound_names(code):
+                value = user_ns.get(name, _MISSING)
+                if value is not _MISSING and (
+                    inspect.ismodule(value) or inspect.isfunction(value) or inspect.isclass(value) or inspect.isbuiltin(value)
+                ):
+                    self._locked_values[name] = value
+
+        async def do_execute(self, code, silent, store_history=True, user_expressions=None, allow_stdin=False, **kwargs):
+            user_expressions = dict(user_expressions or {})
+            role = user_expressions.pop(ROLE_KEY, None)
+            restored: list[str] = []
+            if role == "test":
+                self._snap_keras()
+                restored = self._restore()
+            reply = await super().do_execute(code, silent, store_history, user_expressions, allow_stdin, **kwargs)
+            if role == "locked":
+                self._snap_keras()
+                self._remember_locked(code)
+            if restored:
+                reply[REPORT_KEY] = restored
+            return reply
+
+    return GradingKernel
+
+
+def main(argv: list[str]) -> None:
+    cfg = json.loads(os.environ.get("COURSE_GRADE_SANDBOX", "{}"))
+    conn_index = argv.index("-f") + 1 if "-f" in argv else None
+    connection = None
+    if conn_index is not None:
+        with open(argv[conn_index]) as f:
+            connection = f.read()
+    status = isolate(cfg) if cfg else {"namespaces": "none", "errors": ["no sandbox configured"]}
+    workdir = cfg.get("workdir")
+    if workdir:
+        os.chdir(workdir)
+        for var, sub in (("HOME", ""), ("MPLCONFIGDIR", ".matplotlib"), ("IPYTHONDIR", ".ipython")):
+            os.environ[var] = os.path.join(workdir, sub) if sub else workdir
+        if connection is not None:
+            own = os.path.join(workdir, ".kernel-connection.json")
+            with open(own, "w") as f:
+                f.write(connection)
+            argv[conn_index] = own
+    os.environ.pop("COURSE_GRADE_SANDBOX", None)
+    global _TRUSTED
+    _TRUSTED = _trusted_prefixes()
+    if cfg.get("status_file"):
+        with open(cfg["status_file"], "w") as f:
+            json.dump(status, f)
+    from ipykernel.kernelapp import IPKernelApp
+
+    IPKernelApp.launch_instance(argv=argv, kernel_class=make_kernel_class())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
