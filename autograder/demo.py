@@ -22,6 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 BREAKAGE_ASSIGNMENT = "B1-1"
 SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 
+# B1-1's first answer is softmax; this one is wrong everywhere (every row sums to 0)
+WRONG_FIRST_ANSWER = 'def softmax(z: np.ndarray) -> np.ndarray:\n    """Wrong on purpose."""\n    return np.zeros_like(z)'
+
 # what each breakage submission is, by student id (B1-1 only)
 BREAKAGES = {
     "s1004": "two files: an older unanswered 'B1-1.ipynb' and a newer answered 'B1-1 (1).ipynb'",
@@ -35,9 +38,9 @@ BREAKAGES = {
     "s1012": "a memory bomb after the first graded part",
     "s1013": "an extra cell printing 300,000 lines",
     "s1014": "ignores SIGINT, then loops forever, after the first graded part",
-    "s1015": "no answers, plus an IPython input transformer that rewrites every assert",
-    "s1016": "no answers, plus numpy.allclose / numpy.testing.assert_allclose monkeypatched",
-    "s1017": "no answers, plus 'np' rebound to an object whose every function returns True",
+    "s1015": "a wrong softmax, plus an IPython input transformer that rewrites every assert",
+    "s1016": "a wrong softmax, plus numpy.allclose / numpy.testing.assert_allclose monkeypatched",
+    "s1017": "a wrong softmax, plus 'np' rebound to an object whose every function returns True",
     "s1018": "handed in inside a zip",
     "s1019": "written in a local conda kernel (different kernelspec)",
 }
@@ -87,7 +90,7 @@ def _first_answer(nb) -> int:
 
 def _with_cell(nb, index: int, code: str):
     nb = copy.deepcopy(nb)
-    nb.cells.insert(index, nbformat.v4.new_code_cell(code))
+    nb.cells.insert(index, nbformat.v4.new_code_cell(code, id=f"student-cell-{index}"))
     return nb
 
 
@@ -154,7 +157,7 @@ def _breakages(folder: Path, a: str, release, correct) -> None:
 
     retyped = copy.deepcopy(correct)
     cell = retyped.cells[first]
-    retyped.cells[first] = nbformat.v4.new_markdown_cell(cell.source, metadata=cell.metadata)
+    retyped.cells[first] = nbformat.v4.new_markdown_cell(cell.source, metadata=cell.metadata, id=cell.get("id"))
     _write(folder, f"s1008_{a}.ipynb", retyped)
 
     (folder / f"s1009_{a}.ipynb").write_text(nbformat.writes(correct)[:1500], encoding="utf-8")
@@ -172,18 +175,23 @@ def _breakages(folder: Path, a: str, release, correct) -> None:
         '    return [line.replace("assert ", "assert True or ") for line in lines]\n\n'
         "get_ipython().input_transformers_post.append(_always_pass)"
     )
-    _write(folder, f"s1015_{a}.ipynb", _with_cell(release, first, transformer))
+    # the three cheats hand in a wrong first answer and try to make its tests pass anyway
+    wrong = copy.deepcopy(correct)
+    wrong.cells[first].source = WRONG_FIRST_ANSWER
+    first_test = next(i for i, c in enumerate(wrong.cells) if i > first and _meta(c).get("grade"))
+    _write(folder, f"s1015_{a}.ipynb", _with_cell(wrong, first_test, transformer))
     patch = (
         "np.allclose = lambda *args, **kwargs: True\n"
         "np.isclose = lambda a, b, *args, **kwargs: np.ones(np.shape(a), dtype=bool)\n"
         "np.testing.assert_allclose = lambda *args, **kwargs: None"
     )
-    _write(folder, f"s1016_{a}.ipynb", _with_cell(release, first, patch))
+    _write(folder, f"s1016_{a}.ipynb", _with_cell(wrong, first_test, patch))
     fake = "class _Yes:\n    def __getattr__(self, name):\n        return lambda *args, **kwargs: True\n\n\nnp = _Yes()"
-    _write(folder, f"s1017_{a}.ipynb", _with_cell(release, first, fake))
+    _write(folder, f"s1017_{a}.ipynb", _with_cell(wrong, first_test, fake))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(f"{a}.ipynb", nbformat.writes(correct))
+        # a fixed date keeps the generated demo byte-for-byte reproducible
+        archive.writestr(zipfile.ZipInfo(f"{a}.ipynb", date_time=(2026, 6, 1, 12, 0, 0)), nbformat.writes(correct))
     (folder / f"s1018_{a}.zip").write_bytes(buffer.getvalue())
     conda = copy.deepcopy(correct)
     conda.metadata["kernelspec"] = {"name": "conda-env-dl-py", "display_name": "Python [conda env:dl]", "language": "python"}
