@@ -465,6 +465,9 @@ def grade(opts: Options) -> Outcome:
     started = time.monotonic()
     a, root = opts.assignment, opts.course_root.resolve()
     opts.course_root = root
+    if not (root / "source" / a / f"{a}.ipynb").is_file():
+        known = sorted(p.name for p in (root / "source").glob("*") if (p / f"{p.name}.ipynb").is_file())
+        raise GradingError(f"no source notebook source/{a}/{a}.ipynb in {root}; assignments: {', '.join(known) or 'none'}")
     workspace = root / ".grading" / a
     workspace.mkdir(parents=True, exist_ok=True)
     os.chmod(root / ".grading", 0o700)
