@@ -36,7 +36,13 @@ SUSPICIOUS_CALLS = {
     ("sys", "setprofile"): "installs a profiler hook",
     ("sys", "exit"): "exits the kernel",
 }
-SUSPICIOUS_IMPORTS = {"ctypes": "loads C code (ctypes)", "builtins": "touches Python's builtins", "gc": "walks live objects (gc)"}
+SUSPICIOUS_IMPORTS = {
+    "ctypes": "loads C code (ctypes)",
+    "builtins": "touches Python's builtins",
+    "gc": "walks live objects (gc)",
+    "threading": "starts threads (could re-patch functions while tests run)",
+    "_thread": "starts threads (could re-patch functions while tests run)",
+}
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ def _root_name(node: ast.AST) -> str | None:
 
 
 def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Subscript):
+        return _dotted(node.value) + "[...]"
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -94,7 +102,7 @@ def review(nb: NotebookNode, instructor_names: set[str]) -> list[Finding]:
             if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
                 targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
                 for target in targets:
-                    if isinstance(target, ast.Attribute) and _root_name(target) in module_aliases | {"get_ipython"}:
+                    if isinstance(target, (ast.Attribute, ast.Subscript)) and _root_name(target) in module_aliases | {"get_ipython"}:
                         findings.append(Finding(index, line, f"monkeypatches {_dotted(target)}"))
                     elif isinstance(target, ast.Name) and target.id in instructor_names:
                         findings.append(Finding(index, line, f"rebinds '{target.id}', which the instructor's cells define"))

@@ -254,6 +254,12 @@ def test_review_flags_signal_and_exit():
     assert any("signal handling" in f for f in found) and any("os._exit" in f for f in found)
 
 
+def test_review_flags_replacing_modules_and_threads():
+    found = review("import sys, threading\nsys.modules['numpy'] = None")
+    assert "monkeypatches sys.modules[...]" in found
+    assert any("threads" in f for f in found)
+
+
 def test_review_ignores_ordinary_student_code():
     assert review("import numpy\nx = np.zeros(3)\nmodel = None\nfor i in range(3):\n    x[i] = i\n%time y = 1\n!ls") == []
 
