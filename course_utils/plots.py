@@ -173,9 +173,18 @@ def plot_histories(
     return fig
 
 
-def _grid(n: int, cols: int) -> tuple[int, int]:
+def _tiles(n: int, cols: int, tile: tuple[float, float], extra_height: float = 0.0) -> tuple[Any, list[Any]]:
+    """A figure with ``n`` tick-less tiles in rows of ``cols``; spare tiles are hidden."""
     cols = max(1, min(cols, n))
-    return math.ceil(n / cols), cols
+    rows = math.ceil(n / cols)
+    fig = _figure(max(3.0, tile[0] * cols), max(2.0, tile[1] * rows + extra_height))
+    axes = list(np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel())
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[n:]:
+        ax.axis("off")
+    return fig, axes[:n]
 
 
 def _normalise(a: np.ndarray) -> np.ndarray:
@@ -192,16 +201,8 @@ def plot_filters(kernel: Any, max_filters: int = 32, cols: int = 8) -> Any:
     weights = kernel.get_weights()[0] if hasattr(kernel, "get_weights") else np.asarray(kernel)
     if weights.ndim != 4:
         raise ValueError(f"Expected a Conv2D kernel (kh, kw, in, out), got shape {weights.shape}.")
-    n = min(weights.shape[3], max_filters)
-    rows, cols = _grid(n, cols)
-    fig = _figure(1.2 * cols, 1.3 * rows)
-    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    fig, axes = _tiles(min(weights.shape[3], max_filters), cols, (1.2, 1.3))
     for i, ax in enumerate(axes):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if i >= n:
-            ax.axis("off")
-            continue
         tile = weights[:, :, :, i] if weights.shape[2] == 3 else weights[:, :, 0, i]
         ax.imshow(_normalise(tile), cmap=None if tile.ndim == 3 else "gray")
         ax.set_title(f"filter {i}", fontsize=7)
@@ -216,16 +217,8 @@ def plot_feature_maps(maps: np.ndarray, max_maps: int = 32, cols: int = 8, title
         maps = maps[0]
     if maps.ndim != 3:
         raise ValueError(f"Expected feature maps (H, W, C), got shape {maps.shape}.")
-    n = min(maps.shape[2], max_maps)
-    rows, cols = _grid(n, cols)
-    fig = _figure(1.3 * cols, 1.4 * rows + (0.4 if title else 0))
-    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    fig, axes = _tiles(min(maps.shape[2], max_maps), cols, (1.3, 1.4), 0.4 if title else 0.0)
     for i, ax in enumerate(axes):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if i >= n:
-            ax.axis("off")
-            continue
         ax.imshow(maps[:, :, i], cmap="viridis")
         ax.set_title(f"ch {i}", fontsize=7)
     if title:
@@ -300,13 +293,8 @@ def plot_misclassified(
         fig = _figure(4, 1.5)
         fig.text(0.5, 0.5, "no misclassified examples", ha="center", va="center")
         return fig
-    rows, cols = _grid(len(picks), cols)
-    fig = _figure(1.4 * cols, 1.6 * rows)
-    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-    for ax, i in zip(axes, list(picks) + [None] * (len(axes) - len(picks))):
-        if i is None:
-            ax.axis("off")
-            continue
+    fig, axes = _tiles(len(picks), cols, (1.4, 1.6))
+    for ax, i in zip(axes, picks):
         _show(ax, images[i])
         ax.set_title(f"{_name(class_names, t[i])} -> {_name(class_names, p[i])}", fontsize=7)
     fig.suptitle(f"{len(wrong)} misclassified, first {len(picks)} shown", fontsize=9)
