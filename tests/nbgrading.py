@@ -1,15 +1,21 @@
 """Test support: run nbgrader on the course notebooks inside a throw-away course directory.
 
-Used by the notebook tests; the autograder has its own, hardened pipeline.
+Used by the notebook tests; the autograder has its own, hardened pipeline. Besides the
+nbgrader wrappers it holds what every tests/test_notebook_*.py shares: the module fixture's
+three autogrades (``grade_three_ways``), helpers that run single test cells in process, and
+the generic checks (``assert_*``) each assignment's tests call with its own test ids, points
+and expected results.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -131,3 +137,241 @@ def errors(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
 
 def dump(obj) -> str:
     return json.dumps(obj, indent=1, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- notebook test cells
+
+HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def read_source(assignment: str) -> nbformat.NotebookNode:
+    return nbformat.read(source_notebook(assignment), as_version=4)
+
+
+def cell_source(assignment: str, grade_id: str) -> str:
+    """The code of one cell of the source notebook (a test cell: hidden part included)."""
+    return cell_by_grade_id(read_source(assignment), grade_id).source
+
+
+def hidden_block(assignment: str, grade_id: str) -> str:
+    """The hidden part of a test cell of the source notebook; fails when it has none."""
+    match = HIDDEN_BLOCK.search(cell_source(assignment, grade_id))
+    assert match, f"{grade_id} has no hidden block"
+    return match.group(1)
+
+
+def visible_part(assignment: str, grade_id: str) -> str:
+    """What the release keeps of a test cell: everything before its hidden block."""
+    return cell_source(assignment, grade_id).split("### BEGIN HIDDEN TESTS")[0]
+
+
+def run_code(*sources: str, **names) -> dict:
+    """Execute code (answer cells, then a test cell) in one namespace holding ``np`` and ``names``."""
+    import numpy as np
+
+    namespace = {"np": np, **names}
+    for source in sources:
+        exec(compile(source, "<test cell>", "exec"), namespace)
+    return namespace
+
+
+def run_test_cell(assignment: str, grade_id: str, **names) -> dict:
+    """Run one test cell of the source notebook (hidden part included) on the given names."""
+    import numpy as np
+
+    namespace = {"np": np, **names}
+    exec(compile(cell_source(assignment, grade_id), grade_id, "exec"), namespace)
+    return namespace
+
+
+def grade_of(course: Path, assignment: str, student: str, grade_id: str) -> tuple[float | None, bool]:
+    """(auto_score, needs_manual_grade) of one cell; scores() reports a written answer as 0 either way."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        grade = gb.find_grade(grade_id, assignment, assignment, student)
+        return grade.auto_score, grade.needs_manual_grade
+
+
+# --------------------------------------------------------------------------- three autogrades
+
+
+@dataclass
+class Graded:
+    """A throw-away course after generate_assignment and the three autogrades."""
+
+    assignment: str
+    course: Path
+    release: Path
+    scores: dict[str, dict[str, tuple[float, float]]]  # student -> {grade_id: (score, max_score)}
+
+    def notebook(self, student: str) -> nbformat.NotebookNode:
+        return autograded_notebook(self.course, self.assignment, student)
+
+
+def grade_three_ways(tmp_path_factory, assignment: str, wrong_answers: dict[str, str]) -> Graded:
+    """Generate the release and autograde the source notebook ("solution"), the untouched
+    release ("untouched") and the source with ``wrong_answers`` in its answer cells ("wrong")."""
+    course = make_course(tmp_path_factory.mktemp("course"), (assignment,))
+    release = generate(course, assignment)
+    source = source_notebook(assignment)
+    scores = {
+        "solution": autograde(course, assignment, "solution", source),
+        "untouched": autograde(course, assignment, "untouched", release),
+        "wrong": autograde(course, assignment, "wrong", with_answers(source, wrong_answers)),
+    }
+    return Graded(assignment, course, release, scores)
+
+
+# --------------------------------------------------------------------------- checks of the committed notebook
+
+
+def assert_declared_points(
+    assignment: str, auto: dict[str, float], manual: dict[str, float] | None = None, total: float | None = None
+) -> None:
+    """The autograded test cells and their points are ``auto``; the manually graded cells
+    in ``manual`` carry their points; all of them add up to ``total``."""
+    nb = read_source(assignment)
+    assert auto_points(nb) == {gid: float(p) for gid, p in auto.items()}
+    for gid, points in (manual or {}).items():
+        assert cell_by_grade_id(nb, gid).metadata["nbgrader"]["points"] == points, gid
+    if total is not None:
+        assert sum(auto.values()) + sum((manual or {}).values()) == total
+
+
+def assert_heading_points(assignment: str, expected: dict[str, float]) -> dict[str, str]:
+    """Every "## 課題 <part> ... (N 点)" heading states N as in ``expected`` and N is the sum
+    of the points of the graded cells up to the next "## " heading; no graded cell lies
+    outside such a part. Returns the heading of each part, "## " left off."""
+    pattern = re.compile(rf"## 課題 ({re.escape(assignment)}-\d) .* \((\d+) 点\)")
+    headings: dict[str, str] = {}
+    stated: dict[str, float] = {}
+    totals: dict[str, float] = {}
+    outside: list[str] = []
+    part = None
+    for cell in read_source(assignment).cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("## "):
+            heading = pattern.match(cell.source)
+            assert heading or not cell.source.startswith("## 課題"), cell.source.splitlines()[0]
+            part = heading.group(1) if heading else None
+            if part:
+                headings[part] = cell.source.splitlines()[0][3:]
+                stated[part] = float(heading.group(2))
+                totals[part] = 0.0
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade"):
+            if part:
+                totals[part] += float(meta["points"])
+            else:
+                outside.append(meta["grade_id"])
+    assert stated == {p: float(v) for p, v in expected.items()}
+    assert totals == stated
+    assert outside == []
+    return headings
+
+
+def assert_committed_notebook_clean(assignment: str) -> None:
+    """The committed source notebook: nbformat 4, the python3 kernelspec, no outputs."""
+    raw = json.loads(source_notebook(assignment).read_text(encoding="utf-8"))
+    assert raw["nbformat"] == 4
+    assert raw["metadata"]["kernelspec"] == KERNELSPEC
+    code = [(i, c) for i, c in enumerate(raw["cells"]) if c["cell_type"] == "code"]
+    assert [i for i, c in code if c["outputs"] != [] or c["execution_count"] is not None] == []
+
+
+# --------------------------------------------------------------------------- checks of the autogrades
+
+
+def assert_full_points(scores: dict[str, tuple[float, float]], points: dict[str, float]) -> None:
+    """Every test in ``points`` scored its full points (and is worth them)."""
+    got = {gid: scores[gid] for gid in points}
+    assert got == {gid: (float(p), float(p)) for gid, p in points.items()}, dump(scores)
+
+
+def assert_zero_points(scores: dict[str, tuple[float, float]], points: dict[str, float]) -> None:
+    """Every test in ``points`` scored 0 (out of its points)."""
+    got = {gid: scores[gid] for gid in points}
+    assert got == {gid: (0.0, float(p)) for gid, p in points.items()}, dump(scores)
+
+
+def assert_zero_exactly_on(scores: dict[str, tuple[float, float]], points: dict[str, float], zero) -> None:
+    """Of the tests in ``points``, exactly those in ``zero`` scored 0."""
+    assert {gid for gid in points if scores[gid][0] == 0} == set(zero), dump(scores)
+
+
+def assert_full_exactly_on(scores: dict[str, tuple[float, float]], points: dict[str, float], full) -> None:
+    """Of the tests in ``points``, exactly those in ``full`` scored their full points."""
+    got = {gid for gid, p in points.items() if scores[gid] == (float(p), float(p))}
+    assert got == set(full), dump(scores)
+
+
+def assert_clean_test_cells(graded: Graded, student: str, grade_ids) -> None:
+    """The autograded notebook has no error output and its test cells wrote nothing to stderr."""
+    nb = graded.notebook(student)
+    assert errors(nb) == []
+    for gid in grade_ids:
+        outputs = cell_by_grade_id(nb, gid).get("outputs", [])
+        assert not [o for o in outputs if o.get("name") == "stderr"], gid
+
+
+def assert_hidden_block_caught(graded: Graded, zero, full=(), student: str = "wrong") -> None:
+    """Each test in ``zero`` failed with one AssertionError whose message belongs to an assert
+    of its hidden block (so every visible assert before it passed); those in ``full`` raised nothing."""
+    nb = graded.notebook(student)
+    for gid in sorted(zero):
+        failures = [o for o in cell_by_grade_id(nb, gid).outputs if o.output_type == "error"]
+        assert len(failures) == 1, gid
+        assert failures[0].ename == "AssertionError", (gid, failures[0].ename)
+        hidden = hidden_block(graded.assignment, gid)
+        assert failures[0].evalue and failures[0].evalue in hidden, (gid, failures[0].evalue)
+    for gid in sorted(full):
+        assert not [o for o in cell_by_grade_id(nb, gid).outputs if o.output_type == "error"], gid
+
+
+# --------------------------------------------------------------------------- checks of the release
+
+
+def assert_release_hides_solutions(
+    graded: Graded,
+    forbidden=(),
+    *,
+    hidden_in=(),
+    min_hidden_lines: int = 1,
+    skip_lines_shown_visibly: bool = False,
+) -> None:
+    """The generated release holds no solution or hidden-test marker, none of ``forbidden``,
+    and no line (over 12 characters) of any hidden block of the source notebook.
+
+    ``hidden_in``: test cells that must have a hidden block. ``min_hidden_lines``: how many
+    such lines there must be at least. ``skip_lines_shown_visibly``: a hidden line that the
+    visible part of the same cell also has may appear in the release.
+    """
+    text = graded.release.read_text(encoding="utf-8")
+    sources = "\n".join(c.source for c in nbformat.read(graded.release, as_version=4).cells)
+    for marker in (*SOLUTION_MARKERS, *forbidden):
+        assert marker not in text and marker not in sources, marker
+    for gid in hidden_in:
+        hidden_block(graded.assignment, gid)
+    hidden_lines: set[str] = set()
+    for cell in read_source(graded.assignment).cells:
+        shown = set()
+        if skip_lines_shown_visibly:
+            shown = {line.strip() for line in cell.source.split("### BEGIN HIDDEN TESTS")[0].splitlines()}
+        for block in HIDDEN_BLOCK.findall(cell.source):
+            hidden_lines |= {line.strip() for line in block.splitlines() if len(line.strip()) > 12} - shown
+    assert len(hidden_lines) >= min_hidden_lines
+    assert sorted(line for line in hidden_lines if line in sources) == []
+
+
+def assert_release_stubs(graded: Graded, stubs: dict[str, str]) -> None:
+    """Each answer cell in ``stubs`` starts with the given head (a signature or a typed name),
+    keeps a docstring when it is a function, and raises NotImplementedError."""
+    nb = nbformat.read(graded.release, as_version=4)
+    for gid, head in stubs.items():
+        source = cell_by_grade_id(nb, gid).source
+        assert source.startswith(head), gid
+        assert "raise NotImplementedError()" in source, gid
+        if head.startswith("def "):
+            assert '"""' in source, gid

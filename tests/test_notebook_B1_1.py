@@ -8,26 +8,13 @@ wrong answers, which needs no kernel.
 
 from __future__ import annotations
 
-import re
 import types
 import warnings
 
-import nbformat
 import numpy as np
 import pytest
 
-from nbgrading import (
-    auto_points,
-    autograde,
-    autograded_notebook,
-    cell_by_grade_id,
-    dump,
-    errors,
-    generate,
-    make_course,
-    source_notebook,
-    with_answers,
-)
+import nbgrading as nbg
 
 pytestmark = pytest.mark.slow
 
@@ -121,121 +108,71 @@ CAUGHT_ONLY_BY_HIDDEN_TESTS = {
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("course"), (A,))
-    release = generate(course, A)
-    wrong = with_answers(source_notebook(A), WRONG_ANSWERS)
-    return {
-        "course": course,
-        "release": release,
-        "solution": autograde(course, A, "solution", source_notebook(A)),
-        "untouched": autograde(course, A, "untouched", release),
-        "wrong": autograde(course, A, "wrong", wrong),
-    }
+    return nbg.grade_three_ways(tmp_path_factory, A, WRONG_ANSWERS)
 
 
 def test_notebook_has_the_ten_one_point_tests_and_a_two_point_written_answer():
-    nb = nbformat.read(source_notebook(A), as_version=4)
-    assert auto_points(nb) == {k: float(v) for k, v in TESTS.items()}
-    assert cell_by_grade_id(nb, "discussion_answer").metadata["nbgrader"]["points"] == 2
+    nbg.assert_declared_points(A, TESTS, {"discussion_answer": 2})
 
 
 def test_part_headings_carry_the_points_of_their_tests():
-    nb = nbformat.read(source_notebook(A), as_version=4)
-    parts: dict[str, tuple[int, float]] = {}
-    current = None
-    for cell in nb.cells:
-        match = re.match(r"## 課題 (B1-1-\d) .* \((\d+) 点\)", cell.source) if cell.cell_type == "markdown" else None
-        if match:
-            current = match.group(1)
-            parts[current] = (int(match.group(2)), 0.0)
-            continue
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and current:
-            stated, total = parts[current]
-            parts[current] = (stated, total + float(meta["points"]))
-    assert parts == {
-        "B1-1-1": (4, 4.0),
-        "B1-1-2": (3, 3.0),
-        "B1-1-3": (3, 3.0),
-        "B1-1-4": (2, 2.0),
-    }
+    nbg.assert_heading_points(A, {"B1-1-1": 4, "B1-1-2": 3, "B1-1-3": 3, "B1-1-4": 2})
+
+
+def test_committed_notebook_has_no_outputs_and_one_kernelspec():
+    nbg.assert_committed_notebook_clean(A)
 
 
 def test_solution_gets_full_points_on_every_autograded_test(graded):
-    nb = nbformat.read(source_notebook(A), as_version=4)
-    expected = auto_points(nb)
-    got = {k: graded["solution"][k][0] for k in expected}
-    assert got == expected, dump(graded["solution"])
+    nbg.assert_full_points(graded.scores["solution"], TESTS)
 
 
 def test_solution_runs_without_errors_or_stderr_in_test_cells(graded):
-    nb = autograded_notebook(graded["course"], A, "solution")
-    assert errors(nb) == []
-    for grade_id in TESTS:
-        outputs = cell_by_grade_id(nb, grade_id).get("outputs", [])
-        assert not [o for o in outputs if o.get("name") == "stderr"], grade_id
+    nbg.assert_clean_test_cells(graded, "solution", TESTS)
 
 
 def test_untouched_release_scores_zero_on_every_test(graded):
     # Every test calls or reads a student answer, so none is answer-independent.
-    assert {k: graded["untouched"][k][0] for k in TESTS} == {k: 0.0 for k in TESTS}
+    nbg.assert_zero_points(graded.scores["untouched"], TESTS)
 
 
 def test_wrong_answers_lose_exactly_the_hidden_tests(graded):
-    zero = {k for k in TESTS if graded["wrong"][k][0] == 0.0}
-    assert zero == CAUGHT_ONLY_BY_HIDDEN_TESTS, dump(graded["wrong"])
+    nbg.assert_zero_exactly_on(graded.scores["wrong"], TESTS, CAUGHT_ONLY_BY_HIDDEN_TESTS)
 
 
 def test_wrong_answers_still_pass_the_visible_checks(graded):
     # naive softmax, bias-per-input dense_params and the 3-layer-only forward pass
     # look right on the visible examples: only the hidden parts catch them.
-    passed = {k for k in TESTS if graded["wrong"][k][0] == TESTS[k]}
-    assert passed == set(TESTS) - CAUGHT_ONLY_BY_HIDDEN_TESTS, dump(graded["wrong"])
+    nbg.assert_full_exactly_on(graded.scores["wrong"], TESTS, set(TESTS) - CAUGHT_ONLY_BY_HIDDEN_TESTS)
 
 
 def test_release_hides_solutions_and_hidden_tests(graded):
-    release = nbformat.read(graded["release"], as_version=4)
-    text = "\n".join(c.source for c in release.cells)
-    assert "BEGIN SOLUTION" not in text
-    assert "BEGIN HIDDEN TESTS" not in text
-    source = nbformat.read(source_notebook(A), as_version=4)
-    for grade_id in TESTS:
-        hidden = re.search(
-            r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell_by_grade_id(source, grade_id).source, re.S
-        )
-        if hidden is None:
-            continue
-        for line in hidden.group(1).splitlines():
-            if len(line.strip()) > 15:
-                assert line.strip() not in text, (grade_id, line)
+    nbg.assert_release_hides_solutions(graded)
 
 
 def test_release_answer_cells_keep_signature_and_docstring(graded):
-    release = nbformat.read(graded["release"], as_version=4)
-    for grade_id, signature in (
-        ("softmax", "def softmax(z: np.ndarray) -> np.ndarray:"),
-        ("dense_params", "def dense_params(n_in: int, n_out: int) -> int:"),
-        ("forward", "def forward(X: np.ndarray, weights: list[np.ndarray]) -> np.ndarray:"),
-    ):
-        source = cell_by_grade_id(release, grade_id).source
-        assert signature in source and '"""' in source and "raise NotImplementedError()" in source
+    nbg.assert_release_stubs(
+        graded,
+        {
+            "softmax": "def softmax(z: np.ndarray) -> np.ndarray:",
+            "dense_params": "def dense_params(n_in: int, n_out: int) -> int:",
+            "forward": "def forward(X: np.ndarray, weights: list[np.ndarray]) -> np.ndarray:",
+        },
+    )
 
 
 # --------------------------------------------------------------------------- in-process
 
 
 def _cell(grade_id: str) -> str:
-    return cell_by_grade_id(nbformat.read(source_notebook(A), as_version=4), grade_id).source
+    return nbg.cell_source(A, grade_id)
 
 
 def _run_test_cell(grade_id: str, answers: list[str], **names) -> None:
     """Execute a test cell (hidden part included) after the given answer code."""
-    ns = {"np": np, **names}
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        for code in answers:
-            exec(code, ns)
-        exec(_cell(grade_id), ns)
+        nbg.run_code(*answers, _cell(grade_id), **names)
 
 
 FAKE_MODEL = types.SimpleNamespace(

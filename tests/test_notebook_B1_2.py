@@ -8,25 +8,11 @@ in this process, without another autograde.
 
 from __future__ import annotations
 
-import json
-import re
-from types import SimpleNamespace
-
 import nbformat
 import numpy as np
 import pytest
 
-from nbgrading import (
-    auto_points,
-    autograde,
-    autograded_notebook,
-    cell_by_grade_id,
-    errors,
-    generate,
-    make_course,
-    source_notebook,
-    with_answers,
-)
+import nbgrading as nbg
 
 pytestmark = pytest.mark.slow
 
@@ -65,6 +51,18 @@ WRONG_ANSWERS = {
     "build_dropout_mlp": RATE_HARD_CODED,
     "dropout_extra_params": DROPOUT_COUNTED_AS_PARAMETERS,
     "best_rate": BEST_RATE_LAST_EPOCH,
+}
+# Dropout(0.3) hard-coded, 1024 "parameters", last-epoch val_loss: the hidden parts fail ...
+WRONG_ZERO = {
+    "test_dropout_mlp_layer_order_hidden",
+    "test_dropout_adds_no_parameters",
+    "test_best_rate_hidden",
+}
+# ... while the visible checks the wrong answers happen to pass still pass.
+WRONG_FULL = {
+    "test_dropout_mlp_rates_p3",
+    "test_dropout_mlp_output_layer",
+    "test_best_rate_small_example",
 }
 
 # More wrong answers, checked in process against the test cells' code.
@@ -107,39 +105,15 @@ def best_rate(histories):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("course"), (ASSIGNMENT,))
-    release = generate(course, ASSIGNMENT)
-    wrong = with_answers(source_notebook(ASSIGNMENT), WRONG_ANSWERS)
-    scores = {
-        "solution": autograde(course, ASSIGNMENT, "solution", source_notebook(ASSIGNMENT)),
-        "untouched": autograde(course, ASSIGNMENT, "untouched", release),
-        "wrong": autograde(course, ASSIGNMENT, "wrong", wrong),
-    }
-    return SimpleNamespace(course=course, release=release, scores=scores)
-
-
-def _source() -> nbformat.NotebookNode:
-    return nbformat.read(source_notebook(ASSIGNMENT), as_version=4)
-
-
-def _auto(scores: dict[str, tuple[float, float]]) -> dict[str, float]:
-    return {gid: scores[gid][0] for gid in TEST_IDS}
-
-
-def _hidden_blocks(nb: nbformat.NotebookNode) -> list[str]:
-    found = []
-    for cell in nb.cells:
-        found += re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S)
-    return found
+    return nbg.grade_three_ways(tmp_path_factory, ASSIGNMENT, WRONG_ANSWERS)
 
 
 def _run_test_cells(namespace: dict, grade_ids: list[str]) -> dict[str, bool]:
     """Run the source test cells (hidden parts included) in ``namespace``: passed or not."""
-    nb = _source()
     passed = {}
     for gid in grade_ids:
         try:
-            exec(cell_by_grade_id(nb, gid).source, namespace)
+            exec(nbg.cell_source(ASSIGNMENT, gid), namespace)
         except Exception:  # nbgrader scores any error in a test cell 0
             passed[gid] = False
         else:
@@ -162,109 +136,55 @@ def _models_from(build_code: str) -> dict:
 
 
 def test_source_notebook_has_no_outputs_and_one_python3_kernelspec():
-    raw = json.loads(source_notebook(ASSIGNMENT).read_text(encoding="utf-8"))
-    assert raw["nbformat"] == 4
-    assert raw["metadata"]["kernelspec"] == {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    code = [c for c in raw["cells"] if c["cell_type"] == "code"]
-    assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
+    nbg.assert_committed_notebook_clean(ASSIGNMENT)
 
 
 def test_source_notebook_declares_11_autograded_points_plus_3_manual():
-    nb = _source()
-    assert auto_points(nb) == {gid: float(p) for gid, p in TEST_IDS.items()}
-    assert cell_by_grade_id(nb, "discussion_answer").metadata["nbgrader"]["points"] == 3
+    nbg.assert_declared_points(ASSIGNMENT, TEST_IDS, {"discussion_answer": 3})
 
 
 def test_part_headings_carry_the_points_of_their_cells():
-    nb = _source()
-    parts: dict[str, list] = {}
-    current = None
-    for cell in nb.cells:
-        heading = re.match(r"## (.*)", cell.source) if cell.cell_type == "markdown" else None
-        if heading:
-            current = heading.group(1)
-            parts[current] = []
-        meta = cell.metadata.get("nbgrader", {})
-        if current and meta.get("grade"):
-            parts[current].append(meta["points"])
-    graded = {h: sum(p) for h, p in parts.items() if h.startswith("課題")}
-    assert graded == {
-        "課題 B1-2-1 ドロップアウト付き MLP (4 点)": 4,
-        "課題 B1-2-2 ドロップアウトとパラメータ数 (1 点)": 1,
-        "課題 B1-2-3 最良のドロップアウト率を選ぶ (3 点)": 3,
-        "課題 B1-2-4 考察 (3 点)": 3,
-    }
-    assert all(not p for h, p in parts.items() if not h.startswith("課題"))
+    headings = nbg.assert_heading_points(ASSIGNMENT, {"B1-2-1": 4, "B1-2-2": 1, "B1-2-3": 3, "B1-2-4": 3})
+    assert list(headings.values()) == [
+        "課題 B1-2-1 ドロップアウト付き MLP (4 点)",
+        "課題 B1-2-2 ドロップアウトとパラメータ数 (1 点)",
+        "課題 B1-2-3 最良のドロップアウト率を選ぶ (3 点)",
+        "課題 B1-2-4 考察 (3 点)",
+    ]
 
 
 # --------------------------------------------------------------------- autograding
 
 
 def test_solution_gets_full_points_on_every_autograded_test(graded):
-    assert _auto(graded.scores["solution"]) == {gid: float(p) for gid, p in TEST_IDS.items()}
-
-
-def _discussion_grade(course, student: str) -> tuple[float | None, bool]:
-    """(auto_score, needs_manual_grade) of the written answer; scores() reports 0 for both."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        grade = gb.find_grade("discussion_answer", ASSIGNMENT, ASSIGNMENT, student)
-        return grade.auto_score, grade.needs_manual_grade
+    nbg.assert_full_points(graded.scores["solution"], TEST_IDS)
 
 
 def test_solution_discussion_waits_for_manual_grading(graded):
-    assert _discussion_grade(graded.course, "solution") == (None, True)
+    assert nbg.grade_of(graded.course, ASSIGNMENT, "solution", "discussion_answer") == (None, True)
 
 
 def test_solution_runs_without_errors_or_stderr_in_test_cells(graded):
-    nb = autograded_notebook(graded.course, ASSIGNMENT, "solution")
-    assert errors(nb) == []
-    for gid in TEST_IDS:
-        outputs = cell_by_grade_id(nb, gid).outputs
-        assert not [o for o in outputs if o.get("name") == "stderr"], gid
+    nbg.assert_clean_test_cells(graded, "solution", TEST_IDS)
 
 
 def test_untouched_release_scores_0_on_every_test(graded):
     # Every test depends on an answer: the stubs raise NotImplementedError, so
     # model_p0/3/7, dropout_extra_params and best_rate never exist.
-    assert _auto(graded.scores["untouched"]) == {gid: 0.0 for gid in TEST_IDS}
+    nbg.assert_zero_points(graded.scores["untouched"], TEST_IDS)
     # The unchanged written answer gets 0 at once, with no manual grading needed.
-    assert _discussion_grade(graded.course, "untouched") == (0.0, False)
+    assert nbg.grade_of(graded.course, ASSIGNMENT, "untouched", "discussion_answer") == (0.0, False)
 
 
 def test_hidden_tests_catch_hard_coded_rate_counted_mask_and_last_epoch_loss(graded):
-    scores = _auto(graded.scores["wrong"])
-    # Dropout(0.3) hard-coded, 1024 "parameters", last-epoch val_loss: hidden parts fail ...
-    assert [gid for gid, s in scores.items() if s == 0] == [
-        "test_dropout_mlp_layer_order_hidden",
-        "test_dropout_adds_no_parameters",
-        "test_best_rate_hidden",
-    ]
-    # ... while the visible checks the wrong answers happen to pass still pass.
-    assert scores["test_dropout_mlp_rates_p3"] == 1
-    assert scores["test_dropout_mlp_output_layer"] == 1
-    assert scores["test_best_rate_small_example"] == 1
+    nbg.assert_zero_exactly_on(graded.scores["wrong"], TEST_IDS, WRONG_ZERO)
+    nbg.assert_full_exactly_on(graded.scores["wrong"], TEST_IDS, WRONG_FULL)
 
 
 def test_release_has_no_solutions_hidden_tests_or_model_answer(graded):
-    text = graded.release.read_text(encoding="utf-8")
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
-        assert marker not in text
+    nbg.assert_release_hides_solutions(graded, ("解答例",), min_hidden_lines=21)
     release = nbformat.read(graded.release, as_version=4)
-    release_source = "\n".join(c.source for c in release.cells)
-    hidden_lines = {
-        line.strip() for block in _hidden_blocks(_source()) for line in block.splitlines()
-    }
-    hidden_lines = {line for line in hidden_lines if len(line) > 12}
-    assert len(hidden_lines) > 20
-    assert [line for line in hidden_lines if line in release_source] == []
-    assert "解答例" not in release_source
-    assert cell_by_grade_id(release, "discussion_answer").source == "ここに回答を書いてください。"
+    assert nbg.cell_by_grade_id(release, "discussion_answer").source == "ここに回答を書いてください。"
 
 
 # --------------------------------------------------------------------- more wrong answers, in process

@@ -8,24 +8,9 @@ cells directly in this process (pure functions, no kernel needed).
 
 from __future__ import annotations
 
-import re
-from types import SimpleNamespace
-
-import nbformat
-import numpy as np
 import pytest
 
-from nbgrading import (
-    auto_points,
-    autograde,
-    autograded_notebook,
-    cell_by_grade_id,
-    errors,
-    generate,
-    make_course,
-    source_notebook,
-    with_answers,
-)
+import nbgrading as nbg
 
 pytestmark = pytest.mark.slow
 
@@ -81,53 +66,21 @@ WRONG_FULL = {
     "test_mnist_cnn_params_conv_layers",
 }
 
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
-
-
-def _source() -> nbformat.NotebookNode:
-    return nbformat.read(source_notebook(A), as_version=4)
-
-
-def _test_source(grade_id: str) -> str:
-    return cell_by_grade_id(_source(), grade_id).source
-
-
-def _hidden_block(grade_id: str) -> str:
-    match = HIDDEN.search(_test_source(grade_id))
-    assert match, f"{grade_id} has no hidden block"
-    return match.group(1)
-
-
-def _visible_part(grade_id: str) -> str:
-    return _test_source(grade_id).split("### BEGIN HIDDEN TESTS")[0]
-
-
-def _run(source: str, **names) -> None:
-    exec(compile(source, "<test cell>", "exec"), {"np": np, **names})
-
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("course"), (A,))
-    release = generate(course, A)
-    scores = {
-        "solution": autograde(course, A, "solution", source_notebook(A)),
-        "untouched": autograde(course, A, "untouched", release),
-        "wrong": autograde(course, A, "wrong", with_answers(source_notebook(A), WRONG_ANSWERS)),
-    }
-    return SimpleNamespace(course=course, release=release, scores=scores)
+    return nbg.grade_three_ways(tmp_path_factory, A, WRONG_ANSWERS)
 
 
 # --------------------------------------------------------------------------- the notebook itself
 
 
 def test_autograded_tests_and_points_are_the_expected_ones():
-    assert auto_points(_source()) == EXPECTED_POINTS
-    assert sum(EXPECTED_POINTS.values()) + sum(MANUAL_POINTS.values()) == 10
+    nbg.assert_declared_points(A, EXPECTED_POINTS, MANUAL_POINTS, total=10)
 
 
 def test_written_answer_is_a_manually_graded_markdown_cell_after_a_locked_prompt():
-    nb = _source()
+    nb = nbg.read_source(A)
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
     i = ids.index("discussion_variants")
     answer, prompt = nb.cells[i], nb.cells[i - 1]
@@ -139,93 +92,51 @@ def test_written_answer_is_a_manually_graded_markdown_cell_after_a_locked_prompt
 
 
 def test_part_headings_state_the_points_of_their_tests_and_written_answers():
-    nb = _source()
-    totals: dict[str, float] = {}
-    stated: dict[str, float] = {}
-    part = None
-    for cell in nb.cells:
-        heading = re.match(r"## 課題 (B2-1-\d) .*\((\d+) 点\)", cell.source)
-        if cell.cell_type == "markdown" and heading:
-            part = heading.group(1)
-            stated[part] = float(heading.group(2))
-            totals[part] = 0.0
-        elif cell.cell_type == "markdown" and cell.source.startswith("## "):
-            part = None
-        meta = cell.metadata.get("nbgrader", {})
-        if part and meta.get("grade"):
-            totals[part] += float(meta["points"])
-    assert stated == {"B2-1-1": 3.0, "B2-1-2": 2.0, "B2-1-3": 3.0, "B2-1-4": 2.0}
-    assert totals == stated
+    nbg.assert_heading_points(A, {"B2-1-1": 3, "B2-1-2": 2, "B2-1-3": 3, "B2-1-4": 2})
 
 
 def test_committed_notebook_has_no_outputs_and_one_kernelspec():
-    nb = _source()
-    assert nb.nbformat == 4
-    assert nb.metadata["kernelspec"] == {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None
+    nbg.assert_committed_notebook_clean(A)
 
 
 # --------------------------------------------------------------------------- autograding
 
 
 def test_solution_gets_full_points_on_every_autograded_test(graded):
-    got = {gid: graded.scores["solution"][gid] for gid in EXPECTED_POINTS}
-    assert got == {gid: (pts, pts) for gid, pts in EXPECTED_POINTS.items()}
+    nbg.assert_full_points(graded.scores["solution"], EXPECTED_POINTS)
 
 
 def test_solution_runs_without_errors_and_its_tests_print_nothing_to_stderr(graded):
-    nb = autograded_notebook(graded.course, A, "solution")
-    assert errors(nb) == []
-    for gid in EXPECTED_POINTS:
-        streams = [o.get("name") for o in cell_by_grade_id(nb, gid).get("outputs", []) if o.output_type == "stream"]
-        assert "stderr" not in streams, gid
+    nbg.assert_clean_test_cells(graded, "solution", EXPECTED_POINTS)
 
 
 def test_untouched_release_scores_zero_on_every_test(graded):
     # Every test calls conv_output_size / conv_params or reads mnist_cnn_params, which
     # only the answer cells define: none is answer-independent.
-    got = {gid: graded.scores["untouched"][gid] for gid in EXPECTED_POINTS}
-    assert got == {gid: (0.0, pts) for gid, pts in EXPECTED_POINTS.items()}
+    nbg.assert_zero_points(graded.scores["untouched"], EXPECTED_POINTS)
 
 
 def test_wrong_answers_score_zero_exactly_on_the_tests_that_should_catch_them(graded):
-    wrong = graded.scores["wrong"]
-    assert {gid for gid in EXPECTED_POINTS if wrong[gid][0] == 0} == WRONG_ZERO
-    assert {gid for gid in EXPECTED_POINTS if wrong[gid][0] == wrong[gid][1]} == WRONG_FULL
+    nbg.assert_zero_exactly_on(graded.scores["wrong"], EXPECTED_POINTS, WRONG_ZERO)
+    nbg.assert_full_exactly_on(graded.scores["wrong"], EXPECTED_POINTS, WRONG_FULL)
 
 
 def test_wrong_answers_pass_the_visible_checks_and_fail_in_the_hidden_part(graded):
-    nb = autograded_notebook(graded.course, A, "wrong")
-    for gid in sorted(WRONG_ZERO):
-        failures = [o for o in cell_by_grade_id(nb, gid).outputs if o.output_type == "error"]
-        assert len(failures) == 1, gid
-        assert failures[0].ename == "AssertionError", (gid, failures[0].ename)
-        # The message belongs to an assert of the hidden block, so every visible assert before it passed.
-        assert failures[0].evalue and failures[0].evalue in _hidden_block(gid), (gid, failures[0].evalue)
-    for gid in sorted(WRONG_FULL):
-        assert not [o for o in cell_by_grade_id(nb, gid).outputs if o.output_type == "error"], gid
+    nbg.assert_hidden_block_caught(graded, WRONG_ZERO, WRONG_FULL)
 
 
 def test_release_contains_no_solutions_and_no_hidden_tests(graded):
-    text = graded.release.read_text(encoding="utf-8")
-    assert "BEGIN SOLUTION" not in text
-    assert "BEGIN HIDDEN TESTS" not in text
-    release_sources = "\n".join(c.source for c in nbformat.read(graded.release, as_version=4).cells)
-    for gid in EXPECTED_POINTS:
-        visible = {line.strip() for line in _visible_part(gid).splitlines()}
-        for line in _hidden_block(gid).splitlines():
-            if len(line.strip()) > 15 and line.strip() not in visible:
-                assert line.strip() not in release_sources, (gid, line)
-    assert "1199882" not in text and "-(-w // stride)" not in text
-    release_nb = nbformat.read(graded.release, as_version=4)
-    for gid in ("conv_output_size", "conv_params", "mnist_cnn_params"):
-        assert "raise NotImplementedError()" in cell_by_grade_id(release_nb, gid).source, gid
+    # The padding test's visible part already shows its "_raised = ..." lines.
+    forbidden = ("1199882", "-(-w // stride)")
+    nbg.assert_release_hides_solutions(graded, forbidden, hidden_in=EXPECTED_POINTS, skip_lines_shown_visibly=True)
+    nbg.assert_release_stubs(
+        graded,
+        {
+            "conv_output_size": 'def conv_output_size(w: int, k: int, stride: int = 1, padding: str = "valid") -> int:',
+            "conv_params": "def conv_params(k_h: int, k_w: int, c_in: int, c_out: int) -> int:",
+            "mnist_cnn_params": "# mnist_cnn_params: dict[str, int]",
+        },
+    )
 
 
 # --------------------------------------------------------------------------- more wrong answers, run directly
@@ -277,21 +188,22 @@ def _right_size(w, k, stride=1, padding="valid"):
     ],
 )
 def test_size_tests_pass_the_wrong_answer_visibly_and_reject_it_in_the_hidden_part(grade_id, wrong):
-    _run(_visible_part(grade_id), conv_output_size=wrong)
+    nbg.run_code(nbg.visible_part(A, grade_id), conv_output_size=wrong)
     with pytest.raises(AssertionError):
-        _run(_hidden_block(grade_id), conv_output_size=wrong)
+        nbg.run_code(nbg.hidden_block(A, grade_id), conv_output_size=wrong)
 
 
 def test_same_size_test_rejects_rounding_down_for_odd_sizes_with_stride_two():
     assert _same_rounds_down(7, 3, 2, "same") == 3 and _right_size(7, 3, 2, "same") == 4
     with pytest.raises(AssertionError):
-        _run(_test_source("test_conv_output_size_same"), conv_output_size=_same_rounds_down)
+        nbg.run_test_cell(A, "test_conv_output_size_same", conv_output_size=_same_rounds_down)
 
 
 def test_padding_test_rejects_treating_an_unknown_padding_as_valid():
+    gid = "test_conv_output_size_rejects_unknown_padding"
     with pytest.raises(AssertionError):
-        _run(_test_source("test_conv_output_size_rejects_unknown_padding"), conv_output_size=_unknown_padding_is_valid)
-    _run(_test_source("test_conv_output_size_rejects_unknown_padding"), conv_output_size=_right_size)
+        nbg.run_test_cell(A, gid, conv_output_size=_unknown_padding_is_valid)
+    nbg.run_test_cell(A, gid, conv_output_size=_right_size)
 
 
 def _bias_per_input_channel(k_h, k_w, c_in, c_out):
@@ -304,19 +216,19 @@ def _no_bias(k_h, k_w, c_in, c_out):
 
 def test_bias_test_passes_a_bias_per_input_channel_visibly_and_rejects_it_in_the_hidden_part():
     # 32 -> 32 channels: one bias per input channel happens to give the same 9,248.
-    _run(_visible_part("test_conv_params_one_bias_per_filter"), conv_params=_bias_per_input_channel)
+    nbg.run_code(nbg.visible_part(A, "test_conv_params_one_bias_per_filter"), conv_params=_bias_per_input_channel)
     with pytest.raises(AssertionError):
-        _run(_hidden_block("test_conv_params_one_bias_per_filter"), conv_params=_bias_per_input_channel)
+        nbg.run_code(nbg.hidden_block(A, "test_conv_params_one_bias_per_filter"), conv_params=_bias_per_input_channel)
 
 
 def test_both_conv_params_tests_reject_a_missing_bias():
     for gid in ("test_conv_params_one_bias_per_filter", "test_conv_params_non_square_kernel"):
         with pytest.raises(AssertionError):
-            _run(_test_source(gid), conv_params=_no_bias)
+            nbg.run_test_cell(A, gid, conv_params=_no_bias)
         with pytest.raises(AssertionError):
-            _run(_hidden_block(gid), conv_params=_no_bias)
+            nbg.run_code(nbg.hidden_block(A, gid), conv_params=_no_bias)
 
 
 def test_conv_params_tests_accept_the_formula_with_one_bias_per_filter():
     for gid in ("test_conv_params_one_bias_per_filter", "test_conv_params_non_square_kernel"):
-        _run(_test_source(gid), conv_params=lambda k_h, k_w, c_in, c_out: k_h * k_w * c_in * c_out + c_out)
+        nbg.run_test_cell(A, gid, conv_params=lambda k_h, k_w, c_in, c_out: k_h * k_w * c_in * c_out + c_out)

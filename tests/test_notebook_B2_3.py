@@ -9,23 +9,9 @@ no autograde run.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-import nbformat
-import numpy as np
 import pytest
-from nbgrading import (
-    auto_points,
-    autograde,
-    autograded_notebook,
-    cell_by_grade_id,
-    dump,
-    errors,
-    generate,
-    make_course,
-    source_notebook,
-    with_answers,
-)
+
+import nbgrading as nbg
 
 pytestmark = pytest.mark.slow
 
@@ -127,73 +113,59 @@ HIDDEN_TEST_TEXT = (
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("course"), (ASSIGNMENT,))
-    release = generate(course, ASSIGNMENT)
-    source = source_notebook(ASSIGNMENT)
-    return SimpleNamespace(
-        course=course,
-        release=release,
-        points=auto_points(nbformat.read(source, as_version=4)),
-        solution=autograde(course, ASSIGNMENT, "solution", source),
-        untouched=autograde(course, ASSIGNMENT, "untouched", release),
-        wrong=autograde(course, ASSIGNMENT, "wrong", with_answers(source, WRONG_ANSWERS)),
-    )
+    return nbg.grade_three_ways(tmp_path_factory, ASSIGNMENT, WRONG_ANSWERS)
 
 
 def test_notebook_has_ten_one_point_autograded_tests():
-    nb = nbformat.read(source_notebook(ASSIGNMENT), as_version=4)
-    assert auto_points(nb) == ALL_TESTS
+    nbg.assert_declared_points(ASSIGNMENT, ALL_TESTS)
+
+
+def test_part_headings_carry_the_points_of_their_tests():
+    nbg.assert_heading_points(ASSIGNMENT, {"B2-3-1": 2, "B2-3-2": 4, "B2-3-3": 4, "B2-3-4": 3})
+
+
+def test_committed_notebook_has_no_outputs_and_one_kernelspec():
+    nbg.assert_committed_notebook_clean(ASSIGNMENT)
 
 
 def test_solution_gets_full_points_on_every_autograded_test(graded):
-    got = {gid: graded.solution[gid][0] for gid in graded.points}
-    assert got == graded.points, dump(graded.solution)
+    nbg.assert_full_points(graded.scores["solution"], ALL_TESTS)
 
 
 def test_solution_notebook_runs_without_errors_or_stderr_in_test_cells(graded):
-    nb = autograded_notebook(graded.course, ASSIGNMENT, "solution")
-    assert errors(nb) == []
-    for gid in graded.points:
-        streams = [o.get("name") for o in cell_by_grade_id(nb, gid).get("outputs", []) if o.get("output_type") == "stream"]
-        assert "stderr" not in streams, gid
+    nbg.assert_clean_test_cells(graded, "solution", ALL_TESTS)
 
 
 def test_untouched_release_scores_zero_on_every_autograded_test(graded):
     # Every test depends on an answer: none is answer-independent.
-    got = {gid: graded.untouched[gid][0] for gid in graded.points}
-    assert got == {gid: 0.0 for gid in graded.points}, dump(graded.untouched)
+    nbg.assert_zero_points(graded.scores["untouched"], ALL_TESTS)
 
 
 def test_each_hidden_test_catches_its_plausible_wrong_answer(graded):
-    zero = {gid for gid in graded.points if graded.wrong[gid][0] == 0}
-    assert zero == CAUGHT_BY_HIDDEN_TESTS, dump(graded.wrong)
+    nbg.assert_zero_exactly_on(graded.scores["wrong"], ALL_TESTS, CAUGHT_BY_HIDDEN_TESTS)
 
 
 def test_wrong_answers_still_pass_the_visible_checks(graded):
-    got = {gid: graded.wrong[gid][0] for gid in PASSED_BY_WRONG_ANSWERS}
-    assert got == {gid: graded.points[gid] for gid in PASSED_BY_WRONG_ANSWERS}, dump(graded.wrong)
+    nbg.assert_full_exactly_on(graded.scores["wrong"], ALL_TESTS, PASSED_BY_WRONG_ANSWERS)
 
 
 def test_release_has_no_solutions_or_hidden_tests(graded):
-    text = graded.release.read_text(encoding="utf-8")
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", *HIDDEN_TEST_TEXT):
-        assert marker not in text, marker
-    for answer in ("61706", "61,706", "(14, 14, 6)", "(10, 10, 16)"):  # hand-computed answers
-        assert answer not in text, answer
-    assert "採点者用の解答例" not in text  # reference answer of the written part
+    hand_computed = ("61706", "61,706", "(14, 14, 6)", "(10, 10, 16)")
+    written_answer = ("採点者用の解答例",)  # reference answer of the written part
+    nbg.assert_release_hides_solutions(graded, HIDDEN_TEST_TEXT + hand_computed + written_answer)
 
 
 def test_release_keeps_stubs_with_signatures_and_type_hints(graded):
-    nb = nbformat.read(graded.release, as_version=4)
-    for gid, head in (
-        ("build_lenet5", "def build_lenet5() -> keras.Model:"),
-        ("build_lenet5_dropout", "def build_lenet5_dropout() -> keras.Model:"),
-        ("build_lenet5_wide", "def build_lenet5_wide() -> keras.Model:"),
-        ("lenet5_output_shapes", "lenet5_output_shapes: list[tuple[int, int, int]]"),
-        ("lenet5_params", "lenet5_params: int"),
-    ):
-        source = cell_by_grade_id(nb, gid).source
-        assert source.startswith(head) and "raise NotImplementedError()" in source, gid
+    nbg.assert_release_stubs(
+        graded,
+        {
+            "build_lenet5": "def build_lenet5() -> keras.Model:",
+            "build_lenet5_dropout": "def build_lenet5_dropout() -> keras.Model:",
+            "build_lenet5_wide": "def build_lenet5_wide() -> keras.Model:",
+            "lenet5_output_shapes": "lenet5_output_shapes: list[tuple[int, int, int]]",
+            "lenet5_params": "lenet5_params: int",
+        },
+    )
 
 
 # --------------------------------------------------------------------------- in-process
@@ -201,8 +173,7 @@ def test_release_keeps_stubs_with_signatures_and_type_hints(graded):
 
 def _run_test_cell(grade_id: str, **namespace) -> None:
     """Run one test cell of the source notebook (hidden part included) on the given names."""
-    cell = cell_by_grade_id(nbformat.read(source_notebook(ASSIGNMENT), as_version=4), grade_id)
-    exec(compile(cell.source, grade_id, "exec"), {"np": np, **namespace})
+    nbg.run_test_cell(ASSIGNMENT, grade_id, **namespace)
 
 
 def test_shape_tests_accept_the_hand_computed_shapes():
