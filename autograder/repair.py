@@ -170,7 +170,7 @@ def repair(student_nb: NotebookNode, release_nb: NotebookNode) -> Repaired:
         if s in matched:
             r = matched[s]
             for missing in range(r):
-                if missing not in emitted and missing not in matched.values():
+                if missing not in emitted and missing not in matched.values() and _meta(release[missing]).get("grade_id"):
                     emit_release(missing)
             ref = release[r]
             gid = _meta(ref).get("grade_id")
@@ -184,8 +184,9 @@ def repair(student_nb: NotebookNode, release_nb: NotebookNode) -> Repaired:
                 continue  # an extra copy of an instructor cell
             metadata = {k: v for k, v in cell.get("metadata", {}).items() if k != "nbgrader"}
             out.append(_new_cell(cell.cell_type if cell.cell_type in ("code", "markdown", "raw") else "raw", _source(cell), metadata))
+    # only the instructor's cells come back; ordinary cells are the student's to change
     for r in range(len(release)):
-        if r not in emitted:
+        if r not in emitted and _meta(release[r]).get("grade_id"):
             emit_release(r)
     if restored:
         notes.append("cells missing from the submission restored from the release: " + ", ".join(restored))

@@ -63,6 +63,20 @@ def test_intact_submission_needs_no_repair():
     assert fixed.notebook.cells[4].source == "answer = 5"
 
 
+def test_ordinary_cells_are_neither_duplicated_nor_restored():
+    release = release_nb()
+    release.cells.insert(2, nbformat.v4.new_code_cell("x = load_data()"))
+    student = student_nb()
+    student.cells.insert(2, nbformat.v4.new_code_cell("x = load_data()  # edited"))
+    student.cells.insert(3, nbformat.v4.new_code_cell("print(x)"))
+    fixed = repair.repair(student, release)
+    sources = [c.source for c in fixed.notebook.cells]
+    assert sources.count("x = load_data()  # edited") == 1 and "x = load_data()" not in sources
+    assert "print(x)" in sources and len(sources) == len(student.cells)
+    deleted = student_nb()  # the student removed the ordinary cell: it stays removed
+    assert len(repair.repair(deleted, release).notebook.cells) == len(deleted.cells)
+
+
 def test_stripped_metadata_is_recovered_by_content_and_position():
     nb = student_nb()
     nb.cells.insert(5, nbformat.v4.new_code_cell("print('my experiment')"))
