@@ -200,7 +200,7 @@ class HardenedExecute(Execute):
 
     def on_cell_executed(self, **kwargs: Any) -> None:
         super().on_cell_executed(**kwargs)
-        cell, reply, index = kwargs["cell"], kwargs["execute_reply"], kwargs.get("cell_index")
+        reply, index = kwargs["execute_reply"], kwargs.get("cell_index")
         content = reply.get("content", {})
         if content.get("ename") == "CellTimeoutError" or (
             content.get("status") == "error" and content.get("ename") == "KeyboardInterrupt"

@@ -282,7 +282,6 @@ def make_kernel_class():
     from ipykernel.ipkernel import IPythonKernel
 
     guarded_modules = [builtins, math]
-    guarded_classes = []
     try:
         import numpy
         import numpy.testing
