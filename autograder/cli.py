@@ -15,10 +15,6 @@ from .ingest import DEFAULT_ID_PATTERN
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _assignments(root: Path) -> list[str]:
-    return sorted(p.name for p in (root / "source").iterdir() if (p / f"{p.name}.ipynb").is_file())
-
-
 def _generate(root: Path, assignments: list[str], release_dir: Path) -> None:
     """nbgrader generate_assignment for each assignment, output in ``release_dir``."""
     for a in assignments:
@@ -44,7 +40,7 @@ def _generate(root: Path, assignments: list[str], release_dir: Path) -> None:
 
 def cmd_release(args: argparse.Namespace) -> int:
     root = Path(args.course).resolve()
-    assignments = args.assignments or _assignments(root)
+    assignments = args.assignments or pipeline.assignments(root)
     if not args.check:
         _generate(root, assignments, root / "release")
         for path in (root / "release").rglob("*.ipynb"):

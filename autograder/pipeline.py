@@ -165,13 +165,21 @@ def _base_env(opts: Options) -> dict[str, str]:
 # --------------------------------------------------------------------------- prepare
 
 
+def assignments(root: Path) -> list[str]:
+    """Assignment ids with a source notebook source/<id>/<id>.ipynb."""
+    return sorted(p.name for p in (root / "source").glob("*") if (p / f"{p.name}.ipynb").is_file())
+
+
+def require_assignment(root: Path, a: str) -> None:
+    if not (root / "source" / a / f"{a}.ipynb").is_file():
+        raise GradingError(f"no source notebook source/{a}/{a}.ipynb in {root}; assignments: {', '.join(assignments(root)) or 'none'}")
+
+
 def prepare(opts: Options, workspace: Path, env: dict[str, str]) -> tuple[Path, nbformat.NotebookNode]:
     """Template course with gradebook; main gradebook knows the assignment."""
     a, root = opts.assignment, opts.course_root
+    require_assignment(root, a)
     source = root / "source" / a
-    if not (source / f"{a}.ipynb").is_file():
-        known = sorted(p.name for p in (root / "source").iterdir() if p.is_dir()) if (root / "source").is_dir() else []
-        raise GradingError(f"no source notebook source/{a}/{a}.ipynb in {root}; assignments: {', '.join(known) or 'none'}")
     template = workspace / "template"
     stamp = template / ".source-hash"
     digest = _source_hash(source)
@@ -479,9 +487,7 @@ def grade(opts: Options) -> Outcome:
     started = time.monotonic()
     a, root = opts.assignment, opts.course_root.resolve()
     opts.course_root = root
-    if not (root / "source" / a / f"{a}.ipynb").is_file():
-        known = sorted(p.name for p in (root / "source").glob("*") if (p / f"{p.name}.ipynb").is_file())
-        raise GradingError(f"no source notebook source/{a}/{a}.ipynb in {root}; assignments: {', '.join(known) or 'none'}")
+    require_assignment(root, a)
     workspace = root / ".grading" / a
     workspace.mkdir(parents=True, exist_ok=True)
     os.chmod(root / ".grading", 0o700)
