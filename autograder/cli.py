@@ -83,6 +83,7 @@ def _options(args: argparse.Namespace, assignment: str, submissions: Path, out: 
         test_size=args.test_size,
         epochs=args.epochs,
         isolate=not args.no_isolation,
+        zygote=not args.no_zygote,
         progress=not args.no_progress,
     )
 
@@ -134,6 +135,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test-size", type=int, default=128, help="test samples per dataset in grading mode (default 128)")
     p.add_argument("--epochs", type=int, default=1, help="epochs per training cell in grading mode (default 1)")
     p.add_argument("--no-isolation", action="store_true", help="run kernels without the sandbox (debugging only)")
+    p.add_argument(
+        "--no-zygote",
+        action="store_true",
+        help="start every kernel as a new process instead of forking one with TensorFlow imported (slower; debugging only)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -6,7 +6,10 @@
 2. ingest (:mod:`.ingest`), parse and repair (:mod:`.repair`), review code (:mod:`.checks`);
 3. execute: every submission runs ``nbgrader autograde`` in its own job folder, with a copy
    of the template gradebook (no shared SQLite file, so no "database is locked"), the
-   hardened executor (:mod:`.execute`) and the sandboxed kernel; ``--jobs`` run at once;
+   hardened executor (:mod:`.execute`) and the sandboxed kernel; ``--jobs`` run at once.
+   Imports are paid once per run, not per submission: nbgrader processes fork from a
+   multiprocessing forkserver that has nbgrader imported, kernels from the zygote
+   (:mod:`.zygote`) that has TensorFlow imported;
 4. record: one ``nbgrader autograde`` over all executed notebooks into the main gradebook
    (SQLite or ``--db-url``), with execution switched off: nbgrader's own checksum, cell
    overwrite and score saving, run by a single writer;
@@ -16,6 +19,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -33,7 +37,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import checks
+from . import checks, zygote
 from .execute import KERNEL_NAME
 from .ingest import DEFAULT_ID_PATTERN, ingest, read_roster
 from .repair import InvalidSubmission, read_submission, repair
@@ -66,6 +70,7 @@ class Options:
     epochs: int = 1
     synthetic: str = "missing"
     isolate: bool = True
+    zygote: bool = True
     progress: bool = True
 
 
@@ -103,7 +108,69 @@ class Outcome:
 # --------------------------------------------------------------------------- helpers
 
 
+NBGRADER_PRELOAD = [
+    "nbgrader.apps.nbgraderapp",
+    "nbgrader.preprocessors",
+    "nbconvert.exporters",
+    "autograder.execute",
+    "autograder.feedback",
+]
+
+
+def _nbgrader_child(args: list[str], cwd: str, env: dict[str, str], log: str) -> None:
+    """In a process forked from the forkserver: run one nbgrader command."""
+    os.setsid()  # its own process group, so a timeout kills everything it started
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = ["nbgrader", *args]
+    from nbgrader.apps.nbgraderapp import NbGraderApp
+
+    try:
+        NbGraderApp.launch_instance(argv=args)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+def _forkserver():
+    """A multiprocessing context whose processes fork from one that imported nbgrader.
+
+    Importing nbgrader takes about 3 s of CPU; every submission needs one nbgrader run,
+    and this pays the import once. Unavailable (spawned processes instead) only where
+    the platform lacks fork.
+    """
+    import multiprocessing
+
+    try:
+        ctx = multiprocessing.get_context("forkserver")
+    except ValueError:
+        return None
+    ctx.set_forkserver_preload(NBGRADER_PRELOAD)
+    return ctx
+
+
 def _nbgrader(args: list[str], cwd: Path, env: dict[str, str], log: Path, timeout: int | None = None) -> int:
+    ctx = _forkserver()
+    if ctx is None:
+        return _nbgrader_subprocess(args, cwd, env, log, timeout)
+    proc = ctx.Process(target=_nbgrader_child, args=(args, str(cwd), env, str(log)), name=f"nbgrader {args[0]}")
+    proc.start()
+    proc.join(timeout)
+    if proc.exitcode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
+        proc.join()
+        return -9
+    return proc.exitcode
+
+
+def _nbgrader_subprocess(args: list[str], cwd: Path, env: dict[str, str], log: Path, timeout: int | None = None) -> int:
     with open(log, "ab") as handle:
         proc = subprocess.Popen(
             [sys.executable, "-m", "nbgrader", *args],
@@ -243,9 +310,10 @@ def _run_job(
     template: Path,
     student: str,
     notebook: nbformat.NotebookNode,
-    slots: "queue.Queue[int]",
+    slots: queue.Queue[int],
     env: dict[str, str],
     sandbox_base: Path,
+    forker: zygote.Zygote | None = None,
 ) -> tuple[Path | None, dict, float]:
     a = opts.assignment
     job = workspace / "jobs" / student
@@ -275,6 +343,8 @@ def _run_job(
             for path in (sandbox, *mpl.rglob("*"), mpl):
                 os.chown(path, uid, uid)
         hide, needed = _sandbox_paths(opts, workspace)
+        if forker is not None:
+            hide.append(forker.folder)
         status_file = sandbox / ".isolation.json"
         sandbox_cfg = {
             "workdir": str(sandbox),
@@ -293,6 +363,8 @@ def _run_job(
             "language": "python",
             "env": {"COURSE_GRADE_SANDBOX": json.dumps(sandbox_cfg)} if opts.isolate else {},
         }
+        if forker is not None:
+            spec["metadata"] = {"kernel_provisioner": forker.provisioner()}
         (kernels / "kernel.json").write_text(json.dumps(spec))
         extra = (
             "from autograder.execute import HardenedExecute\n"
@@ -327,6 +399,20 @@ def _run_job(
             _kill_uid(uid)
         shutil.rmtree(sandbox, ignore_errors=True)
         slots.put(slot)
+
+
+def _start_zygote(env: dict[str, str], sandbox_base: Path, workspace: Path) -> zygote.Zygote | None:
+    """Start the kernel zygote (see :mod:`.zygote`); None where it cannot be used."""
+    if not zygote.Zygote.available():
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="zygote-", dir=sandbox_base))  # 0700: the grader's only
+    mpl = folder / "matplotlib"
+    mpl.mkdir()
+    (mpl / "matplotlibrc").write_text("figure.dpi: 50\nsavefig.dpi: 50\n")
+    for cache in _matplotlib_font_caches():
+        shutil.copy(cache, mpl / cache.name)
+    zenv = dict(env, MPLCONFIGDIR=str(mpl))
+    return zygote.Zygote(str(folder), zenv, str(workspace / "zygote.log"))
 
 
 def _matplotlib_font_caches() -> list[Path]:
@@ -525,6 +611,7 @@ def grade(opts: Options) -> Outcome:
     isolation: dict = {}
     sandbox_base = Path(tempfile.mkdtemp(prefix="course-grade-"))
     os.chmod(sandbox_base, 0o711)
+    forker = _start_zygote(env, sandbox_base, workspace) if pending and opts.zygote else None
     slots: queue.Queue[int] = queue.Queue()
     for i in range(max(1, opts.jobs)):
         slots.put(i)
@@ -536,7 +623,7 @@ def grade(opts: Options) -> Outcome:
     try:
         with ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
             futures = {
-                pool.submit(_run_job, opts, workspace, template, student, nb, slots, env, sandbox_base): (student, nb)
+                pool.submit(_run_job, opts, workspace, template, student, nb, slots, env, sandbox_base, forker): (student, nb)
                 for student, nb in pending
             }
             for future in as_completed(futures):
@@ -566,6 +653,8 @@ def grade(opts: Options) -> Outcome:
     finally:
         if bar is not None:
             bar.close()
+        if forker is not None:
+            forker.stop()
         shutil.rmtree(sandbox_base, ignore_errors=True)
 
     if executed:

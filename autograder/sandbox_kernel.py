@@ -41,6 +41,9 @@ MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 
 ROLE_KEY = "__course_grade_role__"
+# set by autograder.zygote for the kernels it forks: their parent is a monitor that stays
+# until they end, so the kernel can safely ask to die with it (a uid switch clears this)
+DIE_WITH_PARENT = False
 REPORT_KEY = "course_grade_integrity"
 
 
@@ -168,6 +171,10 @@ def isolate(cfg: dict) -> dict:
         os.setgid(gid)
         os.setuid(uid)
         status["uid"] = uid
+    if DIE_WITH_PARENT:
+        from .zygote import die_with_parent
+
+        die_with_parent()
     return status
 
 

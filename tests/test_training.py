@@ -61,6 +61,13 @@ def test_compiled_model_trains_on_integer_labels():
     assert set(history.history) == {"accuracy", "loss", "val_accuracy", "val_loss"}
 
 
+@pytest.mark.parametrize("grading, eager", [("1", True), ("0", False)])
+def test_model_setup_runs_eagerly_only_in_grading_mode(monkeypatch, grading, eager):
+    monkeypatch.setenv("COURSE_GRADING_MODE", grading)
+    model = course_utils.model_setup(tiny_cnn())
+    assert model.run_eagerly is eager
+
+
 def test_feature_maps_of_one_image_by_name_and_index():
     model = tiny_cnn()
     image = np.random.default_rng(0).random((28, 28, 1), dtype=np.float32)

@@ -1,0 +1,136 @@
+"""The kernel zygote: kernels forked with TensorFlow already imported, managed by jupyter_client."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from jupyter_client.manager import KernelManager
+
+from autograder import zygote
+
+pytestmark = pytest.mark.skipif(not zygote.Zygote.available(), reason="package not installed: no provisioner entry point")
+
+KERNEL_ARGV = [sys.executable, *zygote.KERNEL_MODULE, "-f", "{connection_file}"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("zygote")
+    os.chmod(folder, 0o700)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("COURSE_GRADE_SANDBOX", None)
+    z = zygote.Zygote(str(folder), env, str(folder / "zygote.log"))
+    deadline = time.monotonic() + 120
+    while not os.path.exists(z.socket_path):
+        assert z.process.poll() is None, (folder / "zygote.log").read_text()
+        assert time.monotonic() < deadline, "zygote did not start within 120 s"
+        time.sleep(0.1)
+    yield z
+    z.stop()
+
+
+def kernel_manager(tmp_path: Path, provisioner: dict) -> KernelManager:
+    spec_dir = tmp_path / "kernels" / "zygote-test"
+    spec_dir.mkdir(parents=True)
+    spec = {"argv": KERNEL_ARGV, "display_name": "zygote test", "language": "python", "metadata": {"kernel_provisioner": provisioner}}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    os.environ["JUPYTER_PATH"] = str(tmp_path)
+    try:
+        km = KernelManager(kernel_name="zygote-test")
+        km.start_kernel(cwd=str(tmp_path))
+    finally:
+        os.environ.pop("JUPYTER_PATH")
+    return km
+
+
+def run(km: KernelManager, code: str, timeout: float = 60) -> tuple[str, dict]:
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        out: list[str] = []
+        reply = kc.execute_interactive(code, timeout=timeout, output_hook=lambda m: out.append(m["content"].get("text", "")))
+        return "".join(out), reply["content"]
+    finally:
+        kc.stop_channels()
+
+
+def test_forked_kernel_starts_with_tensorflow_imported_and_works(server, tmp_path):
+    km = kernel_manager(tmp_path, server.provisioner())
+    try:
+        assert isinstance(km.provisioner.process, zygote.ForkedKernel), "the kernel was not forked by the zygote"
+        out, reply = run(km, "import os, sys\nprint('tensorflow' in sys.modules, os.getppid() != os.getpid())\nimport keras\nprint(keras.ops.sum(keras.ops.ones(3)))")
+        assert reply["status"] == "ok", reply
+        assert out.startswith("True True") and "3.0" in out, out
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def test_forked_kernel_can_be_interrupted(server, tmp_path):
+    km = kernel_manager(tmp_path, server.provisioner())
+    try:
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        msg_id = kc.execute("import time\ntime.sleep(60)")
+        time.sleep(1.0)
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=20)
+        assert reply["parent_header"]["msg_id"] == msg_id
+        assert reply["content"]["ename"] == "KeyboardInterrupt", reply["content"]
+        kc.stop_channels()
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def test_killed_kernel_is_reported_dead(server, tmp_path):
+    km = kernel_manager(tmp_path, server.provisioner())
+    try:
+        pid = km.provisioner.process.pid
+        assert km.is_alive()
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while km.is_alive():
+            assert time.monotonic() < deadline, "a killed kernel still looks alive"
+            time.sleep(0.05)
+        assert km.provisioner.process.returncode == -signal.SIGKILL
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def test_kernel_dies_when_its_requester_goes_away(server, tmp_path):
+    connection = tmp_path / "kernel.json"
+    connection.write_text("{}")
+    kernel = zygote.request_kernel(server.socket_path, [sys.executable, *zygote.KERNEL_MODULE, "-f", str(connection)], dict(os.environ), str(tmp_path))
+    assert psutil.pid_exists(kernel.pid)
+    kernel._conn.close()  # as when the nbgrader process that asked for it is killed
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(kernel.pid) and psutil.Process(kernel.pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the kernel outlived the process that asked for it"
+        time.sleep(0.05)
+
+
+def test_zygote_starts_nothing_but_the_grading_kernel(server):
+    with pytest.raises(OSError, match="only starts"):
+        zygote.request_kernel(server.socket_path, [sys.executable, "-c", "print('hello')"], dict(os.environ), None)
+
+
+def test_without_a_zygote_the_kernel_starts_the_ordinary_way(tmp_path):
+    dead = psutil.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    started = time.monotonic()
+    km = kernel_manager(tmp_path, {"provisioner_name": zygote.PROVISIONER_NAME, "config": {"socket": str(tmp_path / "none.sock"), "server_pid": dead.pid}})
+    try:
+        assert time.monotonic() - started < 30, "waited for a zygote that had exited"
+        assert not isinstance(km.provisioner.process, zygote.ForkedKernel)
+        out, reply = run(km, "print(6 * 7)")
+        assert reply["status"] == "ok" and out.strip() == "42"
+    finally:
+        km.shutdown_kernel(now=True)
