@@ -147,9 +147,15 @@ def _monitor(conn: socket.socket, request: dict, fds: list[int]) -> None:
         os._exit(code)
 
 
-def serve(path: str) -> None:
-    """Import the heavy libraries, then fork a kernel for every request on ``path``."""
+def serve(path: str, parent: int | None = None) -> None:
+    """Import the heavy libraries, then fork a kernel for every request on ``path``.
+
+    ``parent``: the grader's pid; the zygote ends with it, even when it is killed.
+    """
     started = time.monotonic()
+    die_with_parent()
+    if parent is not None and os.getppid() != parent:
+        return  # the grader ended before we could ask to end with it
     failed = _preload()
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
@@ -201,7 +207,7 @@ class Zygote:
         self.socket_path = os.path.join(folder, "socket", "zygote.sock")
         with open(log, "ab") as handle:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "autograder.zygote", self.socket_path],
+                [sys.executable, "-m", "autograder.zygote", self.socket_path, str(os.getpid())],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=handle,
@@ -361,4 +367,4 @@ class ZygoteProvisioner(LocalProvisioner):
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None)

@@ -134,3 +134,26 @@ def test_without_a_zygote_the_kernel_starts_the_ordinary_way(tmp_path):
         assert reply["status"] == "ok" and out.strip() == "42"
     finally:
         km.shutdown_kernel(now=True)
+
+
+def test_zygote_ends_when_the_grader_is_killed(tmp_path):
+    script = (
+        "import os, sys, time\n"
+        "from autograder.zygote import Zygote\n"
+        f"z = Zygote({str(tmp_path)!r}, dict(os.environ), {str(tmp_path / 'zygote.log')!r})\n"
+        "print(z.process.pid, z.socket_path, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    grader = psutil.Popen([sys.executable, "-c", script], stdout=-1, text=True)
+    pid, socket_path = grader.stdout.readline().split()
+    pid = int(pid)
+    deadline = time.monotonic() + 120
+    while not os.path.exists(socket_path):  # serving, not still starting
+        assert time.monotonic() < deadline and psutil.pid_exists(pid), "the zygote did not start"
+        time.sleep(0.1)
+    grader.kill()
+    grader.wait()
+    deadline = time.monotonic() + 20
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the zygote outlived the grader that started it"
+        time.sleep(0.1)
