@@ -129,16 +129,22 @@ def _monitor(conn: socket.socket, request: dict, fds: list[int]) -> None:
         for fd in fds:
             os.close(fd)
         conn.send(json.dumps({"pid": kernel}).encode())
-        pidfd = os.pidfd_open(kernel)
-        while True:
-            ready, _, _ = select.select([conn, pidfd], [], [])
-            if pidfd in ready:
-                break
-            if not conn.recv(4096):  # the requester is gone: so goes its kernel
+        try:
+            watch = [conn, os.pidfd_open(kernel)]  # readable when the kernel ends
+        except (AttributeError, OSError):  # no pidfd (Linux < 5.3): poll instead
+            watch = [conn]
+        status = None
+        while status is None:
+            ready, _, _ = select.select(watch, [], [], None if len(watch) == 2 else 0.2)
+            requester_gone = conn in ready and not conn.recv(4096)
+            if requester_gone:  # so goes its kernel
                 with contextlib.suppress(OSError):
                     os.killpg(kernel, signal.SIGKILL)
-                break
-        _, status = os.waitpid(kernel, 0)
+            done, wait_status = os.waitpid(kernel, os.WNOHANG)
+            if done:
+                status = wait_status
+            elif requester_gone:
+                status = os.waitpid(kernel, 0)[1]
         with contextlib.suppress(OSError):
             conn.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
     except BaseException:
@@ -226,10 +232,10 @@ class Zygote:
 
     @staticmethod
     def available() -> bool:
-        """True when jupyter_client can find :class:`ZygoteProvisioner` (package installed)."""
+        """True on Linux when jupyter_client can find :class:`ZygoteProvisioner` (package installed)."""
         from importlib.metadata import entry_points
 
-        return any(ep.name == PROVISIONER_NAME for ep in entry_points(group="jupyter_client.kernel_provisioners"))
+        return sys.platform.startswith("linux") and any(ep.name == PROVISIONER_NAME for ep in entry_points(group="jupyter_client.kernel_provisioners"))
 
 
 # --------------------------------------------------------------------------- client side
