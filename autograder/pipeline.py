@@ -127,6 +127,10 @@ def _nbgrader_child(args: list[str], cwd: str, env: dict[str, str], log: str) ->
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
+    if env.get("PYTHONWARNINGS") == "ignore":  # read only when an interpreter starts
+        import warnings
+
+        warnings.simplefilter("ignore")
     sys.argv = ["nbgrader", *args]
     from nbgrader.apps.nbgraderapp import NbGraderApp
 
@@ -159,7 +163,12 @@ def _nbgrader(args: list[str], cwd: Path, env: dict[str, str], log: Path, timeou
     if ctx is None:
         return _nbgrader_subprocess(args, cwd, env, log, timeout)
     proc = ctx.Process(target=_nbgrader_child, args=(args, str(cwd), env, str(log)), name=f"nbgrader {args[0]}")
-    proc.start()
+    try:
+        proc.start()
+    except Exception as exc:  # no forkserver here: slower, not broken
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"[course-grade] forkserver unavailable ({exc!r}); running nbgrader as a new process\n")
+        return _nbgrader_subprocess(args, cwd, env, log, timeout)
     proc.join(timeout)
     if proc.exitcode is None:
         with contextlib.suppress(ProcessLookupError):

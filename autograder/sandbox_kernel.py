@@ -41,9 +41,9 @@ MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 
 ROLE_KEY = "__course_grade_role__"
-# set by autograder.zygote for the kernels it forks: their parent is a monitor that stays
-# until they end, so the kernel can safely ask to die with it (a uid switch clears this)
-DIE_WITH_PARENT = False
+# set by autograder.zygote to the pid of the monitor of a kernel it forked: the monitor stays
+# until the kernel ends, so the kernel can safely ask to die with it (a uid switch clears this)
+DIE_WITH_PARENT: int | None = None
 REPORT_KEY = "course_grade_integrity"
 
 
@@ -175,6 +175,8 @@ def isolate(cfg: dict) -> dict:
         from .zygote import die_with_parent
 
         die_with_parent()
+        if os.getppid() != DIE_WITH_PARENT:  # the monitor ended before we asked again
+            os._exit(1)
     return status
 
 

@@ -43,8 +43,7 @@ PRELOAD = (
     "tensorflow",
     "keras",
     "matplotlib",
-    "matplotlib.pyplot",
-    "matplotlib_inline.backend_inline",
+    "matplotlib.pyplot",  # not its inline backend: that hooks into IPython when first imported
     "sklearn.metrics",
     "IPython",
     "ipykernel.ipkernel",
@@ -77,28 +76,40 @@ def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def _run_kernel(request: dict, fds: list[int]) -> None:
+def _reseed() -> None:
+    """After a fork: fresh entropy for numpy's global generator, as a new process has."""
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+
+
+def _run_kernel(request: dict, fds: list[int], monitor: int) -> None:
     """In the forked kernel process: become the requested command, never return."""
     code = 1
     try:
+        die_with_parent()
+        if os.getppid() != monitor:  # the monitor is already gone
+            return
         os.setpgid(0, 0)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
-        os.closerange(3, 1 << 16)  # the zygote's socket and files stay with the zygote
-        os.chdir(request.get("cwd") or "/")
+        os.closerange(3, max(os.sysconf("SC_OPEN_MAX"), 1 << 16))  # the zygote's socket and files stay behind
+        cwd = request.get("cwd") or "/"
+        os.chdir(cwd)
         os.environ.clear()
         os.environ.update(request["env"])
-        die_with_parent()
         argv = list(request["argv"])
+        # as `python -m` would have it: the start directory first on the import path
+        sys.path[0] = os.path.abspath(cwd)
         # ipykernel read JPY_PARENT_PID when the zygote imported it: name the monitor,
         # this process's real parent, as the parent to watch
-        args = [*argv[3:], f"--IPKernelApp.parent_handle={os.getppid()}"]
+        args = [*argv[3:], f"--IPKernelApp.parent_handle={monitor}"]
         sys.argv = [argv[0], *args]
         from autograder import sandbox_kernel
 
-        sandbox_kernel.DIE_WITH_PARENT = True
+        sandbox_kernel.DIE_WITH_PARENT = monitor
         sandbox_kernel.main(args)
         code = 0
     except SystemExit as exc:
@@ -114,16 +125,43 @@ def _run_kernel(request: dict, fds: list[int]) -> None:
         os._exit(code)
 
 
-def _monitor(conn: socket.socket, request: dict, fds: list[int]) -> None:
-    """In the forked monitor: fork the kernel, report its pid and exit status."""
+def _read_request(conn: socket.socket) -> tuple[dict, list[int]]:
+    fds: list[int] = []
+    try:
+        message, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
+        request = json.loads(message)
+        if len(fds) != 3 or not isinstance(request.get("argv"), list) or not isinstance(request.get("env"), dict):
+            raise ValueError("a request needs argv, env and three file descriptors")
+        if request["argv"][1:3] != KERNEL_MODULE:
+            raise ValueError(f"the zygote only starts {' '.join(KERNEL_MODULE)} ..., not {request['argv']!r}")
+    except (OSError, ValueError):
+        for fd in fds:
+            os.close(fd)
+        raise
+    return request, fds
+
+
+def _monitor(conn: socket.socket) -> None:
+    """In the forked monitor: read the request, fork the kernel, report its pid and exit status.
+
+    The request is read here, not in the zygote, so that no kernel inherits another
+    submission's paths or environment. The monitor does not die with the zygote: a kernel
+    at work survives a zygote that crashes; it dies when its requester goes away.
+    """
     code = 0
+    kernel = None
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        die_with_parent()
+        try:
+            request, fds = _read_request(conn)
+        except (OSError, ValueError) as exc:
+            conn.send(json.dumps({"error": str(exc)}).encode())
+            return
+        monitor = os.getpid()
         kernel = os.fork()
         if kernel == 0:
             conn.close()
-            _run_kernel(request, fds)
+            _run_kernel(request, fds, monitor)
         with contextlib.suppress(OSError):
             os.setpgid(kernel, kernel)  # also done by the child: no race with killpg
         for fd in fds:
@@ -145,16 +183,20 @@ def _monitor(conn: socket.socket, request: dict, fds: list[int]) -> None:
                 status = wait_status
             elif requester_gone:
                 status = os.waitpid(kernel, 0)[1]
+        kernel = None
         with contextlib.suppress(OSError):
             conn.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
     except BaseException:
         code = 1
+        if kernel:  # never leave a kernel nobody watches
+            with contextlib.suppress(OSError):
+                os.killpg(kernel, signal.SIGKILL)
     finally:
         os._exit(code)
 
 
 def serve(path: str, parent: int | None = None) -> None:
-    """Import the heavy libraries, then fork a kernel for every request on ``path``.
+    """Import the heavy libraries, then fork a monitor (and kernel) per connection on ``path``.
 
     ``parent``: the grader's pid; the zygote ends with it, even when it is killed.
     """
@@ -163,6 +205,7 @@ def serve(path: str, parent: int | None = None) -> None:
     if parent is not None and os.getppid() != parent:
         return  # the grader ended before we could ask to end with it
     failed = _preload()
+    os.register_at_fork(after_in_child=_reseed)
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
@@ -180,29 +223,12 @@ def serve(path: str, parent: int | None = None) -> None:
             conn, _ = listener.accept()
         except InterruptedError:
             continue
-        fds: list[int] = []
-        try:
-            message, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
-            request = json.loads(message)
-            if len(fds) != 3 or not isinstance(request.get("argv"), list) or not isinstance(request.get("env"), dict):
-                raise ValueError("a request needs argv, env and three file descriptors")
-            if request["argv"][1:3] != KERNEL_MODULE:
-                raise ValueError(f"the zygote only starts {' '.join(KERNEL_MODULE)} ..., not {request['argv']!r}")
-        except (OSError, ValueError) as exc:
-            with contextlib.suppress(OSError):
-                conn.send(json.dumps({"error": str(exc)}).encode())
-            conn.close()
-            for fd in fds:
-                os.close(fd)
-            continue
         sys.stdout.flush()
         sys.stderr.flush()
         if os.fork() == 0:
             listener.close()
-            _monitor(conn, request, fds)
+            _monitor(conn)
         conn.close()
-        for fd in fds:
-            os.close(fd)
 
 
 class Zygote:
@@ -211,10 +237,15 @@ class Zygote:
     def __init__(self, folder: str, env: dict[str, str], log: str) -> None:
         self.folder = folder
         self.socket_path = os.path.join(folder, "socket", "zygote.sock")
+        # what libraries read at import comes from here, not from the grader's own
+        # folders: an empty home (keras.json) and working directory (matplotlibrc)
+        home = os.path.join(folder, "home")
+        os.makedirs(home, exist_ok=True)
         with open(log, "ab") as handle:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "autograder.zygote", self.socket_path, str(os.getpid())],
-                env=env,
+                cwd=home,
+                env=dict(env, HOME=home),
                 stdin=subprocess.DEVNULL,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
@@ -294,15 +325,15 @@ class ForkedKernel:
 
 
 def _alive(pid: int | None) -> bool:
+    """False once ``pid`` has exited (a zombie nobody reaped yet counts as exited)."""
     if pid is None:
         return True
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return False
-    except PermissionError:
-        return True
-    return True
+    return state not in ("Z", "X")
 
 
 def request_kernel(
@@ -370,6 +401,11 @@ class ZygoteProvisioner(LocalProvisioner):
             self.pgid = None
         self.cwd = cwd
         return self.connection_info
+
+    async def send_signal(self, signum: int) -> None:
+        if isinstance(self.process, ForkedKernel) and self.process.poll() is not None:
+            return  # reaped: its pid and group may already belong to another process
+        await super().send_signal(signum)
 
 
 if __name__ == "__main__":

@@ -61,9 +61,14 @@ def test_compiled_model_trains_on_integer_labels():
     assert set(history.history) == {"accuracy", "loss", "val_accuracy", "val_loss"}
 
 
-@pytest.mark.parametrize("grading, eager", [("1", True), ("0", False)])
-def test_model_setup_runs_eagerly_only_in_grading_mode(monkeypatch, grading, eager):
+@pytest.mark.parametrize(
+    "grading, train_size, epochs, eager",
+    [("1", 256, 1, True), ("1", 512, 2, True), ("1", 600, 2, False), ("0", 256, 1, False)],
+)
+def test_model_setup_runs_eagerly_only_for_small_grading_runs(monkeypatch, grading, train_size, epochs, eager):
     monkeypatch.setenv("COURSE_GRADING_MODE", grading)
+    monkeypatch.setenv("COURSE_GRADING_TRAIN_SIZE", str(train_size))
+    monkeypatch.setenv("COURSE_GRADING_EPOCHS", str(epochs))
     model = course_utils.model_setup(tiny_cnn())
     assert model.run_eagerly is eager
 

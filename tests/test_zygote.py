@@ -24,7 +24,7 @@ KERNEL_ARGV = [sys.executable, *zygote.KERNEL_MODULE, "-f", "{connection_file}"]
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("zygote")
     os.chmod(folder, 0o700)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="module://matplotlib_inline.backend_inline")
     env.pop("COURSE_GRADE_SANDBOX", None)
     z = zygote.Zygote(str(folder), env, str(folder / "zygote.log"))
     deadline = time.monotonic() + 120
@@ -50,13 +50,19 @@ def kernel_manager(tmp_path: Path, provisioner: dict) -> KernelManager:
     return km
 
 
-def run(km: KernelManager, code: str, timeout: float = 60) -> tuple[str, dict]:
+def run(km: KernelManager, code: str, timeout: float = 60, messages: list | None = None) -> tuple[str, dict]:
     kc = km.client()
     kc.start_channels()
     try:
         kc.wait_for_ready(timeout=60)
         out: list[str] = []
-        reply = kc.execute_interactive(code, timeout=timeout, output_hook=lambda m: out.append(m["content"].get("text", "")))
+
+        def hook(msg):
+            out.append(msg["content"].get("text", ""))
+            if messages is not None:
+                messages.append(msg)
+
+        reply = kc.execute_interactive(code, timeout=timeout, output_hook=hook)
         return "".join(out), reply["content"]
     finally:
         kc.stop_channels()
@@ -71,6 +77,37 @@ def test_forked_kernel_starts_with_tensorflow_imported_and_works(server, tmp_pat
         assert out.startswith("True True") and "3.0" in out, out
     finally:
         km.shutdown_kernel(now=True)
+
+
+def test_forked_kernel_shows_figures_inline_like_a_fresh_kernel(server, tmp_path):
+    km = kernel_manager(tmp_path, server.provisioner())
+    try:
+        messages: list = []
+        _, reply = run(km, "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])", messages=messages)
+        assert reply["status"] == "ok", reply
+        images = [m for m in messages if m["msg_type"] == "display_data" and "image/png" in m["content"]["data"]]
+        assert len(images) == 1, f"expected the figure as an inline PNG, got {[m['msg_type'] for m in messages]}"
+        out, _ = run(km, "print(plt.get_fignums())")
+        assert out.strip() == "[]", f"figures were not closed after display: {out}"
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def test_forked_kernels_do_not_share_random_state_or_the_zygote_import_path(server, tmp_path):
+    draws = []
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        km = kernel_manager(folder, server.provisioner())
+        try:
+            out, reply = run(km, "import os, sys, numpy\nprint(numpy.random.random(), sys.path[0] == os.getcwd())")
+            assert reply["status"] == "ok", reply
+            draw, own_path = out.split()
+            assert own_path == "True", "sys.path[0] is not the kernel's own start folder"
+            draws.append(draw)
+        finally:
+            km.shutdown_kernel(now=True)
+    assert draws[0] != draws[1], "two kernels drew the same 'random' number: the zygote's seed was inherited"
 
 
 def test_forked_kernel_can_be_interrupted(server, tmp_path):
@@ -157,3 +194,17 @@ def test_zygote_ends_when_the_grader_is_killed(tmp_path):
     while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline, "the zygote outlived the grader that started it"
         time.sleep(0.1)
+
+
+def test_no_waiting_for_a_zygote_that_died_before_it_listened(tmp_path):
+    zombie = psutil.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    zombie.kill()
+    deadline = time.monotonic() + 10
+    while zombie.status() != psutil.STATUS_ZOMBIE:  # exited, not reaped: as a crashed zygote
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    started = time.monotonic()
+    with pytest.raises(FileNotFoundError):
+        zygote.request_kernel(str(tmp_path / "never.sock"), KERNEL_ARGV, {}, None, server_pid=zombie.pid, wait=30)
+    assert time.monotonic() - started < 5
+    zombie.wait()
