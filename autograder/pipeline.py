@@ -342,12 +342,7 @@ def _run_job(
     sandbox = sandbox_base / f"slot{slot}-{student}"
     try:
         sandbox.mkdir(mode=0o700)
-        mpl = sandbox / ".matplotlib"
-        mpl.mkdir()
-        # figures are still drawn (feedback shows them) but at a cheaper resolution
-        (mpl / "matplotlibrc").write_text("figure.dpi: 50\nsavefig.dpi: 50\n")
-        for cache in _matplotlib_font_caches():  # else every kernel rebuilds it (seconds)
-            shutil.copy(cache, mpl / cache.name)
+        mpl = _matplotlib_config(sandbox / ".matplotlib")
         if as_root and opts.isolate:
             for path in (sandbox, *mpl.rglob("*"), mpl):
                 os.chown(path, uid, uid)
@@ -415,13 +410,18 @@ def _start_zygote(env: dict[str, str], sandbox_base: Path, workspace: Path) -> z
     if not zygote.Zygote.available():
         return None
     folder = Path(tempfile.mkdtemp(prefix="zygote-", dir=sandbox_base))  # 0700: the grader's only
-    mpl = folder / "matplotlib"
-    mpl.mkdir()
-    (mpl / "matplotlibrc").write_text("figure.dpi: 50\nsavefig.dpi: 50\n")
-    for cache in _matplotlib_font_caches():
-        shutil.copy(cache, mpl / cache.name)
-    zenv = dict(env, MPLCONFIGDIR=str(mpl))
+    zenv = dict(env, MPLCONFIGDIR=str(_matplotlib_config(folder / "matplotlib")))
     return zygote.Zygote(str(folder), zenv, str(workspace / "zygote.log"))
+
+
+def _matplotlib_config(folder: Path) -> Path:
+    """A matplotlib config folder for kernels: figures at 50 dpi, the font cache ready."""
+    folder.mkdir()
+    # figures are still drawn (feedback shows them) but at a cheaper resolution
+    (folder / "matplotlibrc").write_text("figure.dpi: 50\nsavefig.dpi: 50\n")
+    for cache in _matplotlib_font_caches():  # else every kernel rebuilds it (seconds)
+        shutil.copy(cache, folder / cache.name)
+    return folder
 
 
 def _matplotlib_font_caches() -> list[Path]:
@@ -529,19 +529,46 @@ def _describe(events: dict) -> list[str]:
     return problems
 
 
+def _earlier_results(opts: Options, out: Path, regraded: set[str]) -> list[StudentResult]:
+    """Results of students an earlier run wrote to ``out`` and this partial run left alone."""
+    try:
+        report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if report.get("assignment") != opts.assignment:
+        return []
+    kept = []
+    for student, data in report.get("students", {}).items():
+        if student not in regraded:
+            try:
+                kept.append(StudentResult(**data))
+            except TypeError:  # written by another version: skip rather than guess
+                continue
+    return kept
+
+
 def write_outputs(opts: Options, outcome: Outcome) -> None:
+    """grades.csv, grades_by_test.csv, report.json and feedback/ in the output folder.
+
+    A run limited to some students (``--student``) updates their rows and feedback and
+    keeps everyone else's from the earlier run in the same folder.
+    """
     out = outcome.out
     out.mkdir(parents=True, exist_ok=True)
     a = opts.assignment
+    regraded = {r.student for r in outcome.results}
+    results = list(outcome.results)
+    if opts.students is not None:
+        results = sorted(results + _earlier_results(opts, out, regraded), key=lambda r: r.student)
     with open(out / "grades.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["student", "assignment", "score", "max_score", "manual_pending", "status", "origin", "problems"])
-        for r in outcome.results:
+        for r in results:
             w.writerow([r.student, a, f"{r.score:g}", f"{r.max_score:g}", f"{r.manual_pending:g}", r.status, r.origin, r.problem_summary()])
     with open(out / "grades_by_test.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["student", "assignment", "test", "score", "max_score"])
-        for r in outcome.results:
+        for r in results:
             for name, (score, max_score) in sorted(r.tests.items()):
                 w.writerow([r.student, a, name, f"{score:g}", f"{max_score:g}"])
     report = {
@@ -549,16 +576,20 @@ def write_outputs(opts: Options, outcome: Outcome) -> None:
         "seconds": round(outcome.seconds, 1),
         "isolation": outcome.isolation,
         "ingest_problems": outcome.ingest_problems,
-        "students": {r.student: asdict(r) for r in outcome.results},
+        "students": {r.student: asdict(r) for r in results},
     }
     (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
     feedback = out / "feedback"
-    shutil.rmtree(feedback, ignore_errors=True)
-    feedback.mkdir()
-    for r in outcome.results:
-        html = opts.course_root / "feedback" / r.student / a / f"{a}.html"
+    if opts.students is None:
+        shutil.rmtree(feedback, ignore_errors=True)
+    feedback.mkdir(exist_ok=True)
+    for student in regraded:
+        html = opts.course_root / "feedback" / student / a / f"{a}.html"
+        target = feedback / f"{student}.html"
         if html.is_file():
-            shutil.copy(html, feedback / f"{r.student}.html")
+            shutil.copy(html, target)
+        else:
+            target.unlink(missing_ok=True)  # no stale feedback for a notebook that no longer grades
 
 
 def summary_table(outcome: Outcome) -> str:

@@ -226,3 +226,24 @@ def test_regrading_one_student_is_idempotent(graded, course):
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         assert len(gb.find_assignment(A).submissions) == 18  # one per graded student, none doubled
+
+
+def test_regrading_some_students_keeps_everyone_elses_outputs(graded, course, tmp_path):
+    results, _, out = graded
+    partial = tmp_path / "partial-out"
+    shutil.copytree(out, partial)
+    before = (partial / "grades.csv").read_text(encoding="utf-8")
+    feedback_before = sorted(p.name for p in (partial / "feedback").iterdir())
+    opts = pipeline.Options(
+        assignment=A,
+        submissions=REPO / "demo" / "submissions" / A,
+        course_root=course,
+        out=partial,
+        students={"s1002"},
+        progress=False,
+    )
+    pipeline.grade(opts)
+    assert (partial / "grades.csv").read_text(encoding="utf-8") == before, "a one-student re-run changed the class's grades.csv"
+    assert sorted(p.name for p in (partial / "feedback").iterdir()) == feedback_before
+    report = json.loads((partial / "report.json").read_text(encoding="utf-8"))
+    assert set(report["students"]) == set(results)
