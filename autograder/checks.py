@@ -13,7 +13,6 @@ from nbformat import NotebookNode
 
 from .sandbox_kernel import neutralize_magics
 
-
 SUSPICIOUS_IPYTHON = {
     "input_transformers_cleanup",
     "input_transformers_post",

@@ -24,6 +24,7 @@ import ctypes
 import json
 import os
 import resource
+import signal
 import stat
 import sys
 import tempfile
@@ -39,6 +40,7 @@ MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
+PR_SET_PDEATHSIG = 1
 
 ROLE_KEY = "__course_grade_role__"
 # set by autograder.zygote to the pid of the monitor of a kernel it forked: the monitor stays
@@ -52,6 +54,14 @@ REPORT_KEY = "course_grade_integrity"
 
 def _libc():
     return ctypes.CDLL(None, use_errno=True)
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (a uid switch clears it)."""
+    try:
+        _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (AttributeError, OSError):  # not Linux
+        pass
 
 
 def _check(rc: int, what: str) -> None:
@@ -172,8 +182,6 @@ def isolate(cfg: dict) -> dict:
         os.setuid(uid)
         status["uid"] = uid
     if DIE_WITH_PARENT:
-        from .zygote import die_with_parent
-
         die_with_parent()
         if os.getppid() != DIE_WITH_PARENT:  # the monitor ended before we asked again
             os._exit(1)

@@ -3,7 +3,7 @@
 Importing TensorFlow, Keras, matplotlib and ipykernel takes about 5 s of CPU, more than a
 whole B2-2 notebook needs in grading mode. The zygote pays it once per grading run:
 
-* :func:`serve` (``python -m autograder.zygote SOCKET``) imports :data:`PRELOAD`, then
+* :func:`serve` (``python -m autograder.zygote SOCKET GRADER_PID``) imports :data:`PRELOAD`, then
   listens on a Unix socket that only the grader can reach. It never runs student code.
 * For each request it forks a *monitor*, which forks the *kernel*. The kernel takes the
   requester's stdio, environment, working directory and command line, and runs
@@ -15,13 +15,14 @@ whole B2-2 notebook needs in grading mode. The zygote pays it once per grading r
   the kernel the ordinary way, so grading is only slower, never different.
 
 Nothing TensorFlow does at run time happens before the fork: importing creates no eager
-context and no thread pools, so every kernel starts from the same clean state.
+context and none of its thread pools (OpenBLAS's idle workers are re-created after a fork
+by OpenBLAS itself), and numpy's global generator is reseeded in every child, so each
+kernel starts from the state a fresh process would have.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import importlib
 import json
@@ -38,6 +39,8 @@ from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from traitlets import Integer, Unicode
 
+from .sandbox_kernel import die_with_parent
+
 PRELOAD = (
     "numpy",
     "tensorflow",
@@ -53,7 +56,6 @@ PRELOAD = (
 )
 PROVISIONER_NAME = "course-grade-zygote"
 KERNEL_MODULE = ["-m", "autograder.sandbox_kernel"]
-PR_SET_PDEATHSIG = 1
 MAX_REQUEST = 1 << 20
 
 
@@ -68,12 +70,6 @@ def _preload() -> list[str]:
         except Exception as exc:  # an optional library missing only costs speed
             failed.append(f"{name}: {exc}")
     return failed
-
-
-def die_with_parent() -> None:
-    """Ask the kernel to SIGKILL this process when its parent dies (Linux only)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _reseed() -> None:
