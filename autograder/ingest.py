@@ -3,7 +3,14 @@
 Handles what collecting from an LMS or from Colab downloads produces: ``Copy of B2-2.ipynb``,
 ``B2-2 (1).ipynb``, ``<student_id>_B2-2.ipynb``, one folder per student, zips inside the
 zip, macOS ``__MACOSX`` debris and checkpoints. Every file that is not used is reported
-with the reason; nothing is silently dropped.
+with the reason (:class:`IngestProblem`); nothing is silently dropped.
+
+Archives are read with :class:`IngestLimits`: an entry is never decompressed beyond the
+limits (the size a zip declares is checked first and every read is counted as well, since
+a header can lie), entries whose names leave the archive (``../``, absolute paths, drive
+letters) are refused, and each refusal is reported for that file while the rest of the
+archive is read. A notebook larger than the notebook limit is not read; it becomes a
+:class:`Submission` with ``rejected`` set, so that its student is reported ``invalid``.
 """
 
 from __future__ import annotations
@@ -11,15 +18,83 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 import zipfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path, PurePosixPath
+
+from .repair import MAX_NOTEBOOK_BYTES, InvalidSubmission, too_large
 
 DEFAULT_ID_PATTERN = r"^(?P<student>[A-Za-z0-9][A-Za-z0-9.-]*)_"
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ASSIGNMENT_ID = re.compile(r"B\d-\d", re.IGNORECASE)
 COPY_NUMBER = re.compile(r"\((\d+)\)")
+DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
+
+MiB = 1 << 20
+GiB = 1 << 30
+_CHUNK = MiB
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """The most that collecting submissions reads; beyond a limit a file is reported, not read.
+
+    Sizes are uncompressed bytes. ``max_total_bytes`` counts every byte decompressed or read
+    in one run (notebooks and the zips inside zips, which are held in memory while read),
+    so it bounds the memory ingest uses.
+    """
+
+    max_total_bytes: int = 2 * GiB
+    max_file_bytes: int = 512 * MiB  # one entry of a zip (a notebook or a zip inside it)
+    max_notebook_bytes: int = MAX_NOTEBOOK_BYTES  # one notebook, checked before it is read or parsed
+    max_entries: int = 20_000  # files in all the archives of one run together
+    max_depth: int = 2  # zips inside the zip: 1 = a zip in the zip is opened, its zips are not
+
+
+class Problem(Enum):
+    """Why a file (or a student) was not taken as a submission; the value is the report's text."""
+
+    UNREADABLE_ZIP = "unreadable zip"
+    NOT_NOTEBOOK = "not a notebook, ignored"
+    OTHER_ASSIGNMENT = "named for another assignment, ignored"
+    UNKNOWN_STUDENT = "unknown student"
+    UNUSABLE_ID = "unusable student id"
+    DUPLICATE = "duplicate submissions"
+    NO_SUBMISSION = "no submission"
+    UNSAFE_PATH = "unsafe path in zip, not read"
+    TOO_LARGE = "too large, not read"
+    TOO_DEEP = "zip nested too deep, not read"
+    TOO_MANY_ENTRIES = "too many files in zips, rest not read"
+    TOTAL_LIMIT = "total size limit of the run reached, not read"
+    CORRUPT_ENTRY = "damaged zip entry, not read"
+    UNSUPPORTED_COMPRESSION = "unsupported zip compression, not read"
+
+
+@dataclass(frozen=True)
+class IngestProblem:
+    """One file (or student) the ingest could not use, and why."""
+
+    problem: Problem
+    file: str | None = None
+    student: str | None = None
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        """The shape ``report.json`` has always used: ``file`` or ``student``, ``problem``, ``detail``."""
+        out: dict[str, str] = {}
+        if self.file is not None:
+            out["file"] = self.file
+        if self.student is not None:
+            out["student"] = self.student
+        out["problem"] = self.problem.value
+        if self.detail:
+            out["detail"] = self.detail
+        return out
 
 
 @dataclass
@@ -29,12 +104,13 @@ class Submission:
     data: bytes
     modified: datetime
     notes: list[str] = field(default_factory=list)
+    rejected: InvalidSubmission | None = None  # set (and ``data`` empty) when the file was not read
 
 
 @dataclass
 class Ingested:
     submissions: list[Submission]
-    problems: list[dict] = field(default_factory=list)
+    problems: list[IngestProblem] = field(default_factory=list)
 
 
 @dataclass
@@ -42,41 +118,171 @@ class _Entry:
     path: str
     data: bytes
     modified: datetime
+    too_large: int | None = None  # the size of a notebook that was not read
+
+
+class _Refused(Exception):
+    """An entry that is reported instead of read."""
+
+    def __init__(self, problem: Problem, detail: str):
+        super().__init__(detail)
+        self.problem, self.detail = problem, detail
 
 
 def _skip(path: str) -> bool:
+    """Editor and OS debris (checkpoints, dot files, ``__MACOSX``): not submissions, not worth a report."""
     parts = PurePosixPath(path).parts
     return any(p.startswith(".") or p == "__MACOSX" for p in parts)
 
 
-def _from_zip(raw: bytes, prefix: str, problems: list[dict], depth: int = 0) -> list[_Entry]:
-    entries: list[_Entry] = []
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
-    except zipfile.BadZipFile as exc:
-        problems.append({"file": prefix, "problem": "unreadable zip", "detail": str(exc)})
-        return entries
-    for info in archive.infolist():
-        if info.is_dir():
-            continue
-        name = f"{prefix}{info.filename}"
-        if _skip(info.filename):
-            continue
-        data = archive.read(info)
+def _unsafe(name: str) -> str | None:
+    """Why a zip entry's name leaves the archive's folder, or None when it stays inside."""
+    if name.startswith("/"):
+        return "absolute path"
+    if DRIVE_LETTER.match(name):
+        return "Windows drive letter"
+    if ".." in name.split("/"):
+        return "'..' leads out of the archive's folder"
+    return None
+
+
+def _size(n: int) -> str:
+    return f"{n / MiB:.1f} MiB" if n >= MiB else f"{n} bytes"
+
+
+class _Reader:
+    """Reads folders and zips within one run's :class:`IngestLimits`, reporting what it refuses."""
+
+    def __init__(self, limits: IngestLimits, problems: list[IngestProblem]):
+        self.limits = limits
+        self.problems = problems
+        self.bytes_read = 0
+        self.entries = 0
+
+    def _refuse(self, name: str, problem: Problem, detail: str) -> None:
+        self.problems.append(IngestProblem(problem, file=name, detail=detail))
+
+    def _budget(self, cap: int) -> int:
+        """How much the next read may take: ``cap``, or less when the run's total is nearly spent."""
+        left = self.limits.max_total_bytes - self.bytes_read
+        if left <= 0:
+            raise _Refused(Problem.TOTAL_LIMIT, f"{_size(self.limits.max_total_bytes)} already read in this run (IngestLimits.max_total_bytes)")
+        return min(cap, left)
+
+    def _read_counted(self, stream: io.BufferedIOBase, limit: int, own_cap: int, declared: int) -> bytes:
+        """At most ``limit`` bytes of ``stream``, counted as they come whatever the header said.
+
+        ``limit`` is the file's own cap ``own_cap`` or less, when the run's total is nearly spent.
+        """
+        chunks: list[bytes] = []
+        got = 0
+        while True:
+            chunk = stream.read(min(_CHUNK, limit + 1 - got))
+            if not chunk:
+                break
+            got += len(chunk)
+            self.bytes_read += len(chunk)
+            if got > limit:
+                if limit < own_cap:
+                    raise _Refused(Problem.TOTAL_LIMIT, f"{_size(self.limits.max_total_bytes)} already read in this run (IngestLimits.max_total_bytes)")
+                raise _Refused(Problem.TOO_LARGE, f"more than {_size(limit)} uncompressed although the zip declares {_size(declared)}")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def zip(self, opener: Path | bytes, prefix: str, depth: int) -> Iterator[_Entry]:
+        name = prefix.removesuffix("!/") or "."
+        try:
+            archive = zipfile.ZipFile(opener if isinstance(opener, Path) else io.BytesIO(opener))
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+            self._refuse(name, Problem.UNREADABLE_ZIP, str(exc))
+            return
+        with archive:
+            infos = [i for i in archive.infolist() if not i.is_dir()]
+            for index, info in enumerate(infos):
+                entry_name = info.filename.replace("\\", "/")
+                path = f"{prefix}{entry_name}"
+                why = _unsafe(entry_name)
+                if why is not None:
+                    self._refuse(path, Problem.UNSAFE_PATH, why)
+                    continue
+                if _skip(entry_name):
+                    continue
+                self.entries += 1
+                if self.entries > self.limits.max_entries:
+                    left = len(infos) - index
+                    self._refuse(name, Problem.TOO_MANY_ENTRIES, f"more than {self.limits.max_entries} files (IngestLimits.max_entries): {left} file(s) of this zip not read")
+                    return
+                try:
+                    yield from self._zip_entry(archive, info, path, depth)
+                except _Refused as refused:
+                    self._refuse(path, refused.problem, refused.detail)
+                except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+                    self._refuse(path, Problem.CORRUPT_ENTRY, f"{type(exc).__name__}: {exc}")
+
+    def _zip_entry(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, depth: int) -> Iterator[_Entry]:
+        lower = info.filename.lower()
         modified = datetime(*info.date_time, tzinfo=timezone.utc)
-        if info.filename.lower().endswith(".zip") and depth < 2:
-            entries += _from_zip(data, name + "!/", problems, depth + 1)
+        is_zip, is_notebook = lower.endswith(".zip"), lower.endswith(".ipynb")
+        if not (is_zip or is_notebook):
+            self._refuse(path, Problem.NOT_NOTEBOOK, "")
+            return
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            # bzip2 and lzma decompress without an output bound in zipfile: refuse rather than trust them
+            raise _Refused(Problem.UNSUPPORTED_COMPRESSION, f"compression method {info.compress_type}; only stored and deflated entries are read")
+        if is_zip and depth >= self.limits.max_depth:
+            raise _Refused(Problem.TOO_DEEP, f"a zip inside {depth + 1} zips (IngestLimits.max_depth = {self.limits.max_depth})")
+        cap = self.limits.max_notebook_bytes if is_notebook else self.limits.max_file_bytes
+        if info.file_size > cap:
+            if is_notebook:
+                yield _Entry(path, b"", modified, too_large=info.file_size)
+                return
+            raise _Refused(Problem.TOO_LARGE, f"{_size(info.file_size)} uncompressed (IngestLimits.max_file_bytes = {_size(cap)})")
+        limit = self._budget(cap)
+        with archive.open(info) as stream:
+            try:
+                data = self._read_counted(stream, limit, cap, info.file_size)
+            except _Refused as refused:
+                if is_notebook and refused.problem is Problem.TOO_LARGE:
+                    yield _Entry(path, b"", modified, too_large=limit + 1)
+                    return
+                raise
+        if is_zip:
+            yield from self.zip(data, path + "!/", depth + 1)
         else:
-            entries.append(_Entry(name, data, modified))
-    return entries
+            yield _Entry(path, data, modified)
+
+    def file(self, path: Path, name: str) -> Iterator[_Entry]:
+        """A file on disk: a zip is opened, a notebook read unless it is over the notebook limit."""
+        stat = path.stat()
+        modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc)
+        lower = path.name.lower()
+        if lower.endswith(".zip"):
+            yield from self.zip(path, name + "!/", 0)
+            return
+        if not lower.endswith(".ipynb"):
+            self._refuse(name, Problem.NOT_NOTEBOOK, "")
+            return
+        if stat.st_size > self.limits.max_notebook_bytes:
+            yield _Entry(name, b"", modified, too_large=stat.st_size)
+            return
+        try:
+            limit = self._budget(self.limits.max_notebook_bytes)
+            with path.open("rb") as stream:
+                data = self._read_counted(stream, limit, self.limits.max_notebook_bytes, stat.st_size)
+        except _Refused as refused:
+            if refused.problem is Problem.TOO_LARGE:  # it grew while being read
+                yield _Entry(name, b"", modified, too_large=self.limits.max_notebook_bytes + 1)
+                return
+            self._refuse(name, refused.problem, refused.detail)
+            return
+        yield _Entry(name, data, modified)
 
 
-def _collect(source: Path, problems: list[dict]) -> list[_Entry]:
+def _collect(source: Path, reader: _Reader) -> list[_Entry]:
     if source.is_file() and source.suffix.lower() == ".zip":
-        return _from_zip(source.read_bytes(), "", problems)
+        return list(reader.zip(source, "", 0))
     if source.is_file():
-        stamp = datetime.fromtimestamp(source.stat().st_mtime, timezone.utc)
-        return [_Entry(source.name, source.read_bytes(), stamp)]
+        return list(reader.file(source, source.name))
     if not source.is_dir():
         raise FileNotFoundError(f"{source} is neither a folder nor a zip of submissions.")
     entries: list[_Entry] = []
@@ -84,29 +290,116 @@ def _collect(source: Path, problems: list[dict]) -> list[_Entry]:
         rel = path.relative_to(source).as_posix()
         if not path.is_file() or _skip(rel):
             continue
-        if path.suffix.lower() == ".zip":
-            entries += _from_zip(path.read_bytes(), rel + "!/", problems)
-        else:
-            entries.append(_Entry(rel, path.read_bytes(), datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)))
+        entries += reader.file(path, rel)
     return entries
 
 
-def read_roster(path: Path) -> dict[str, str]:
-    """Student ids (and names) from a CSV with an ``id`` column (or ids in the first column)."""
-    text = path.read_text(encoding="utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text)))
+# --------------------------------------------------------------------------- rosters
+
+
+class RosterError(ValueError):
+    """A roster file that cannot be read as a list of students."""
+
+
+def _header_key(text: str) -> str:
+    """``Student ID``, ``student_id``, ``ＳｔｕｄｅｎｔＩＤ`` and ``StudentId`` all compare equal."""
+    return re.sub(r"[\s_.\-:：]+", "", unicodedata.normalize("NFKC", text)).casefold()
+
+
+# Headers of a student id column, most specific first (compared with _header_key). From
+# LMS exports: Sakai ("Student ID" holds the EID), Moodle ("ID number", "Username"),
+# Canvas ("SIS User ID", "SIS Login ID", "ID"), Blackboard ("Username", "Student ID"),
+# manaba and Japanese Excel sheets (学籍番号, ユーザID).
+ID_HEADERS = (
+    "学籍番号", "Student ID", "Student Number", "学生番号", "学生証番号", "ID number", "SIS User ID",
+    "Username", "User name", "EID", "Login ID", "SIS Login ID", "User ID", "ユーザID", "ユーザーID",
+    "ログインID", "ユーザ名", "ユーザー名", "ID",
+)
+NAME_HEADERS = ("氏名", "名前", "Name", "Full name", "Student name", "Student", "Display name", "フルネーム")
+LAST_NAME_HEADERS = ("Last name", "Surname", "Family name", "姓")
+FIRST_NAME_HEADERS = ("First name", "Given name", "名")
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    """Text of a CSV saved as UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text") or Shift_JIS/CP932."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp932")  # Japanese Excel's "CSV": Shift_JIS with Microsoft's extensions
+    except UnicodeDecodeError as exc:
+        raise RosterError(
+            f"roster {path}: neither UTF-8 nor Shift_JIS text (byte {exc.start}). "
+            "Save it from Excel as 'CSV UTF-8 (comma delimited)' and try again."
+        ) from None
+
+
+def _rows(text: str) -> list[list[str]]:
+    sample = text[:4096]
+    try:
+        dialect = csv.Sniffer().sniff(sample.splitlines()[0] if sample else "", delimiters=",\t;")
+    except (csv.Error, IndexError):
+        dialect = csv.excel
+    return [row for row in csv.reader(io.StringIO(text), dialect) if any(cell.strip() for cell in row)]
+
+
+def _column(header: list[str], names: tuple[str, ...], body: list[list[str]] | None = None) -> int | None:
+    keys = [_header_key(h) for h in header]
+    for wanted in names:
+        key = _header_key(wanted)
+        for col, have in enumerate(keys):
+            if have == key and (body is None or any(len(r) > col and r[col].strip() for r in body)):
+                return col
+    return None
+
+
+def _cell(row: list[str], col: int | None) -> str:
+    return unicodedata.normalize("NFKC", row[col]).strip() if col is not None and col < len(row) else ""
+
+
+def read_roster(path: Path, id_column: str | None = None) -> dict[str, str]:
+    """Student ids (and names) from a roster CSV as an LMS or Excel exports it.
+
+    The id column is ``id_column`` if given, else the first of :data:`ID_HEADERS` present
+    with values (``Student ID``, ``学籍番号``, ``Username``, ``EID``, ``ID`` ...); a file without a
+    header row may list ids in its first column. Extra columns are ignored, rows without an
+    id (Canvas' "Points Possible") skipped. Raises :class:`RosterError` naming the headers
+    found when no id column can be told.
+    """
+    rows = _rows(_decode(path.read_bytes(), path))
     if not rows:
-        raise ValueError(f"roster {path} is empty")
-    header = [h.strip().lower() for h in rows[0]]
-    if "id" in header:
-        col, name_col, body = header.index("id"), header.index("name") if "name" in header else None, rows[1:]
+        raise RosterError(f"roster {path} is empty: it should list one student per row under a header such as 'Student ID'.")
+    header, body = rows[0], rows[1:]
+    if id_column is not None:
+        col = _column(header, (id_column,))
+        if col is None:
+            raise RosterError(f"roster {path}: no column {id_column!r}; headers found: {', '.join(map(repr, header))}.")
     else:
-        col, name_col, body = 0, None, rows
-    roster = {}
+        col = _column(header, ID_HEADERS, body) if body else None
+    if col is None and id_column is None:
+        first = _cell(header, 0)
+        if SAFE_ID.match(first) and any(ch.isdigit() for ch in first) and _column(header, ID_HEADERS) is None:
+            return {_cell(row, 0): "" for row in rows if _cell(row, 0)}  # no header row: ids in column 1
+        raise RosterError(
+            f"roster {path}: no student id column. Headers found: {', '.join(map(repr, header))}. "
+            f"Name the id column one of {', '.join(ID_HEADERS)} (or pass the column's header)."
+        )
+    name_col = _column(header, NAME_HEADERS)
+    last_col, first_col = _column(header, LAST_NAME_HEADERS), _column(header, FIRST_NAME_HEADERS)
+    roster: dict[str, str] = {}
     for row in body:
-        if len(row) > col and row[col].strip():
-            roster[row[col].strip()] = row[name_col].strip() if name_col is not None and len(row) > name_col else ""
+        student = _cell(row, col)
+        if not student:
+            continue
+        name = _cell(row, name_col) if name_col is not None else " ".join(p for p in (_cell(row, last_col), _cell(row, first_col)) if p)
+        roster[student] = name
     return roster
+
+
+# --------------------------------------------------------------------------- whose file is it
 
 
 def _tokens(path: str) -> set[str]:
@@ -141,30 +434,30 @@ def ingest(
     id_pattern: str = DEFAULT_ID_PATTERN,
     roster: dict[str, str] | None = None,
     only: set[str] | None = None,
+    limits: IngestLimits = IngestLimits(),
 ) -> Ingested:
     """Submissions for ``assignment`` in ``source`` (folder, zip or single notebook)."""
-    problems: list[dict] = []
+    problems: list[IngestProblem] = []
     pattern = re.compile(id_pattern)
     by_student: dict[str, list[Submission]] = {}
-    for entry in _collect(source, problems):
-        if not entry.path.lower().endswith(".ipynb"):
-            problems.append({"file": entry.path, "problem": "not a notebook, ignored"})
-            continue
-        mentioned = {m.upper() for m in ASSIGNMENT_ID.findall(PurePosixPath(entry.path).name)}
+    for entry in _collect(source, _Reader(limits, problems)):
+        name = PurePosixPath(entry.path).name
+        mentioned = {m.upper() for m in ASSIGNMENT_ID.findall(name)}
         if mentioned and assignment.upper() not in mentioned:
-            problems.append({"file": entry.path, "problem": f"named for {', '.join(sorted(mentioned))}, not {assignment}: ignored"})
+            problems.append(IngestProblem(Problem.OTHER_ASSIGNMENT, file=entry.path, detail=f"named for {', '.join(sorted(mentioned))}, not {assignment}"))
             continue
         student, why = _student_for(entry.path, pattern, roster)
         if student is None:
-            problems.append({"file": entry.path, "problem": "unknown student", "detail": why})
+            problems.append(IngestProblem(Problem.UNKNOWN_STUDENT, file=entry.path, detail=why))
             continue
         if not SAFE_ID.match(student):
-            problems.append({"file": entry.path, "problem": "unusable student id", "detail": repr(student)})
+            problems.append(IngestProblem(Problem.UNUSABLE_ID, file=entry.path, detail=repr(student)))
             continue
         if only is not None and student not in only:
             continue
-        notes = [] if mentioned else [f"file name {PurePosixPath(entry.path).name!r} does not mention {assignment}"]
-        by_student.setdefault(student, []).append(Submission(student, entry.path, entry.data, entry.modified, notes))
+        notes = [] if mentioned else [f"file name {name!r} does not mention {assignment}"]
+        rejected = too_large(entry.too_large, limits.max_notebook_bytes) if entry.too_large is not None else None
+        by_student.setdefault(student, []).append(Submission(student, entry.path, entry.data, entry.modified, notes, rejected))
 
     chosen: list[Submission] = []
     for student, subs in sorted(by_student.items()):
@@ -177,10 +470,10 @@ def ingest(
         if len(subs) > 1:
             others = [s.origin for s in subs[:-1]]
             keep.notes.append(f"{len(subs)} files for this student: graded the newest {keep.origin!r}")
-            problems.append({"student": student, "problem": "duplicate submissions", "detail": f"kept {keep.origin}, ignored {', '.join(others)}"})
+            problems.append(IngestProblem(Problem.DUPLICATE, student=student, detail=f"kept {keep.origin}, ignored {', '.join(others)}"))
         chosen.append(keep)
     if roster is not None:
         for student in sorted(set(roster) - set(by_student)):
             if only is None or student in only:
-                problems.append({"student": student, "problem": "no submission"})
+                problems.append(IngestProblem(Problem.NO_SUBMISSION, student=student))
     return Ingested(chosen, problems)

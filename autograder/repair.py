@@ -13,39 +13,153 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import Enum
 
 import nbformat
+import nbformat.validator
 from nbformat import NotebookNode
 
 
+MAX_NOTEBOOK_BYTES = 64 << 20  # a notebook is refused, unparsed, above this size
+_DETAIL_CHARS = 300
+
+
 class InvalidSubmission(ValueError):
-    """The file is not a notebook at all (bad JSON, no cells)."""
+    """A handed-in file that cannot be graded, with what to do about it in Japanese and English.
+
+    ``str()`` gives both (``"日本語 / English"``); ``ja`` and ``en`` each on their own.
+    """
+
+    def __init__(self, ja: str, en: str):
+        super().__init__(ja, en)
+        self.ja, self.en = ja, en
+
+    def __str__(self) -> str:
+        return f"{self.ja} / {self.en}"
+
+
+class Step(Enum):
+    """A stage of handling one student's file, named in both languages for the reason given."""
+
+    READ = ("読み込み", "reading")
+    REPAIR = ("修復", "repair")
+    REVIEW = ("コードの確認", "code review")
+
+    def __init__(self, ja: str, en: str):
+        self.ja, self.en = ja, en
+
+
+_RESUBMIT_JA = "Jupyter か Colab でノートブックを開いて保存し直し、課題の .ipynb ファイルを提出し直してください。"
+_RESUBMIT_EN = "open the notebook in Jupyter or Colab, save it again and hand in the assignment's .ipynb file"
+
+
+def _short(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 1] + "…"
+
+
+@contextmanager
+def invalid_on_error(step: Step) -> Iterator[None]:
+    """Turn any exception raised while handling one student's file into :class:`InvalidSubmission`.
+
+    Wrap each student's repair and review in it, so that a file no code foresaw makes that
+    one student ``invalid`` with the reason, and everyone else is still graded::
+
+        with invalid_on_error(Step.REPAIR):
+            fixed = repair(nb, release_nb)
+    """
+    try:
+        yield
+    except InvalidSubmission:
+        raise
+    except RecursionError:
+        raise InvalidSubmission(
+            f"{step.ja}中に、入れ子が深すぎて処理できない部分が見つかりました。{_RESUBMIT_JA}",
+            f"{step.en} failed: the file is nested too deeply to process; {_RESUBMIT_EN}",
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - the point is that nothing from one file escapes
+        raise InvalidSubmission(
+            f"{step.ja}中にエラーが起きました ({_short(exc)})。{_RESUBMIT_JA}解決しない場合は担当教員に連絡してください。",
+            f"{step.en} failed ({_short(exc)}); {_RESUBMIT_EN}, or ask the instructor if that does not help",
+        ) from exc
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"
+
+
+def too_large(size: int, limit: int) -> InvalidSubmission:
+    """The reason given for a notebook of ``size`` bytes over ``limit``, which is not read."""
+    return InvalidSubmission(
+        f"ファイルが大きすぎます ({_size(size)}、上限 {_size(limit)})。"
+        "出力をすべて消去してから (「編集」→「すべての出力をクリア」) 保存し、.ipynb を提出し直してください。",
+        f"the file is too large ({_size(size)}; the limit is {_size(limit)}): "
+        "clear all outputs (Edit > Clear all outputs), save and hand in the .ipynb again",
+    )
+
+
+def _parse(raw: bytes, max_bytes: int) -> NotebookNode:
+    if len(raw) > max_bytes:
+        raise too_large(len(raw), max_bytes)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidSubmission(
+            f"UTF-8 のテキストではありません ({exc.start} バイト目)。ノートブック以外のファイル (PDF や画像など) ではありませんか。{_RESUBMIT_JA}",
+            f"not UTF-8 text ({exc.reason} at byte {exc.start}): is it a PDF or an image rather than the notebook? {_RESUBMIT_EN}",
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidSubmission(
+            f"ノートブックの JSON が壊れています ({exc.lineno} 行 {exc.colno} 列目)。テキストエディタで編集したり、保存の途中で閉じたりしていませんか。{_RESUBMIT_JA}",
+            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; {_RESUBMIT_EN}",
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells", data.get("worksheets")), list):
+        raise InvalidSubmission(
+            f"JSON ファイルですが、Jupyter のノートブックではありません (セルの一覧がありません)。{_RESUBMIT_JA}",
+            f"JSON without a list of cells: not a Jupyter notebook; {_RESUBMIT_EN}",
+        )
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        _, nb = nbformat.validator.normalize(nb, strip_invalid_metadata=True)
+        nb = nbformat.from_dict(nb)
+        nbformat.validate(nb)
+    except RecursionError:
+        raise
+    except nbformat.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "notebook"
+        detail = f"{where}: {exc.message}"[:_DETAIL_CHARS]
+        raise InvalidSubmission(
+            f"ノートブックの形式が正しくありません ({detail})。{_RESUBMIT_JA}",
+            f"not a valid notebook ({detail}); {_RESUBMIT_EN}",
+        ) from None
+    except Exception as exc:  # nbformat raises many kinds for odd notebooks
+        raise InvalidSubmission(
+            f"ノートブックとして読めません ({_short(exc)})。{_RESUBMIT_JA}",
+            f"not a readable notebook ({_short(exc)}); {_RESUBMIT_EN}",
+        ) from None
+    return nb
+
+
+def read_submission(raw: bytes, max_bytes: int = MAX_NOTEBOOK_BYTES) -> NotebookNode:
+    """Parse a submission, or raise :class:`InvalidSubmission` saying what is wrong and what to do.
+
+    Nothing else escapes: a file over ``max_bytes`` is refused before it is parsed, and any
+    failure while parsing (bad JSON, nesting deep enough for ``RecursionError``, a notebook
+    nbformat cannot convert or validate) becomes :class:`InvalidSubmission`.
+    """
+    with invalid_on_error(Step.READ):
+        return _parse(raw, max_bytes)
 
 
 @dataclass
 class Repaired:
     notebook: NotebookNode
     notes: list[str] = field(default_factory=list)
-
-
-def read_submission(raw: bytes) -> NotebookNode:
-    """Parse a submission, or raise InvalidSubmission saying what is wrong."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidSubmission(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidSubmission(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("cells", data.get("worksheets")), list):
-        raise InvalidSubmission("JSON without a list of cells: not a Jupyter notebook")
-    try:
-        nb = nbformat.reads(text, as_version=4)
-    except Exception as exc:  # nbformat raises several types for odd notebooks
-        raise InvalidSubmission(f"not a readable notebook: {exc}") from None
-    return nb
 
 
 def _meta(cell: NotebookNode) -> dict:

@@ -5,9 +5,16 @@ from __future__ import annotations
 import io
 import os
 import time
+import tracemalloc
 import zipfile
 
+import pytest
+import zip_builders
+from zip_builders import GiB, MiB
+
 from autograder import ingest
+from autograder.ingest import IngestProblem, Problem
+from autograder.repair import InvalidSubmission
 
 
 def write(folder, name, data=b"{}", age=0):
@@ -37,7 +44,7 @@ def test_ingest_keeps_the_newest_duplicate_and_reports_it(tmp_path):
     write(tmp_path, "s1_B2-2 (1).ipynb", b"new")
     got = ingest.ingest(tmp_path, "B2-2")
     assert [s.data for s in got.submissions] == [b"new"]
-    assert got.problems[0]["problem"] == "duplicate submissions"
+    assert got.problems[0].problem is Problem.DUPLICATE
 
 
 def test_ingest_reports_unknown_and_foreign_files(tmp_path):
@@ -47,11 +54,11 @@ def test_ingest_reports_unknown_and_foreign_files(tmp_path):
     write(tmp_path, ".ipynb_checkpoints/s1_B2-2-checkpoint.ipynb")
     got = ingest.ingest(tmp_path, "B2-2")
     assert got.submissions == []
-    problems = {p["file"]: p["problem"] for p in got.problems}
+    problems = {p.file: p.problem for p in got.problems}
     assert problems == {
-        "B2-2.ipynb": "unknown student",
-        "notes.txt": "not a notebook, ignored",
-        "s1_B2-1.ipynb": "named for B2-1, not B2-2: ignored",
+        "B2-2.ipynb": Problem.UNKNOWN_STUDENT,
+        "notes.txt": Problem.NOT_NOTEBOOK,
+        "s1_B2-1.ipynb": Problem.OTHER_ASSIGNMENT,
     }
 
 
@@ -76,7 +83,7 @@ def test_roster_ids_are_found_anywhere_in_the_path(tmp_path):
     write(subs, "B2-2 21X5678.ipynb")
     got = ingest.ingest(subs, "B2-2", roster=ingest.read_roster(roster))
     assert sorted(s.student for s in got.submissions) == ["21X1234", "21X5678"]
-    assert {"student": "21X9999", "problem": "no submission"} in got.problems
+    assert IngestProblem(Problem.NO_SUBMISSION, student="21X9999") in got.problems
 
 
 def test_only_selected_students_are_taken(tmp_path):
@@ -89,3 +96,177 @@ def test_custom_id_pattern(tmp_path):
     write(tmp_path, "B2-2-20251234.ipynb")
     got = ingest.ingest(tmp_path, "B2-2", id_pattern=r"-(?P<student>\d{8})\.ipynb$")
     assert [s.student for s in got.submissions] == ["20251234"]
+
+
+def test_ingest_problems_keep_the_report_json_shape(tmp_path):
+    write(tmp_path, "notes.txt")
+    write(tmp_path, "s1_B2-1.ipynb")
+    write(tmp_path, "s2_B2-2.ipynb", b"old", age=60)
+    write(tmp_path, "s2_B2-2 (1).ipynb", b"new")
+    got = ingest.ingest(tmp_path, "B2-2", roster={"s2": "", "s3": ""})
+    assert [p.as_dict() for p in got.problems] == [
+        {"file": "notes.txt", "problem": "not a notebook, ignored"},
+        {"file": "s1_B2-1.ipynb", "problem": "named for another assignment, ignored", "detail": "named for B2-1, not B2-2"},
+        {"student": "s2", "problem": "duplicate submissions", "detail": "kept s2_B2-2 (1).ipynb, ignored s2_B2-2.ipynb"},
+        {"student": "s3", "problem": "no submission"},
+    ]
+
+
+# ---------------------------------------------------------------- archives read within limits
+
+NOTEBOOK = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+
+
+def lms_zip(tmp_path, entries, name="lms.zip"):
+    path = tmp_path / name
+    path.write_bytes(zip_builders.raw_zip(entries))
+    return path
+
+
+def ingest_measured(source, **kwargs):
+    """``ingest`` with the peak of Python's allocations while it ran, in bytes."""
+    tracemalloc.start()
+    try:
+        got = ingest.ingest(source, "B2-2", **kwargs)
+        return got, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.fixture(scope="module")
+def bomb_zip(tmp_path_factory):
+    """An LMS zip: two good notebooks, a 3 GiB notebook (3 MB zipped), a 3 GiB zip inside the
+    zip, and a notebook whose headers say 1 KB while it holds 3 GiB."""
+    path = tmp_path_factory.mktemp("bomb") / "lms.zip"
+    path.write_bytes(
+        zip_builders.raw_zip(
+            [
+                zip_builders.deflated("s1_B2-2.ipynb", NOTEBOOK),
+                zip_builders.zeros("s2_B2-2.ipynb", 3 * GiB),
+                zip_builders.zeros("s3_B2-2.zip", 3 * GiB),
+                zip_builders.zeros("s4_B2-2.ipynb", 3 * GiB, declared_size=1000),
+                zip_builders.deflated("s5_B2-2.ipynb", NOTEBOOK),
+            ]
+        )
+    )
+    assert path.stat().st_size < 16 * MiB
+    return path
+
+
+def test_zip_bomb_is_not_decompressed_and_the_others_are_read(bomb_zip):
+    got, peak = ingest_measured(bomb_zip)
+    assert peak < 32 * MiB  # the bomb holds 9 GiB
+    assert [(s.student, s.data) for s in got.submissions if s.rejected is None] == [("s1", NOTEBOOK), ("s5", NOTEBOOK)]
+
+
+def test_zip_bomb_notebook_makes_its_student_invalid_with_the_size(bomb_zip):
+    got, _ = ingest_measured(bomb_zip)
+    bomb = next(s for s in got.submissions if s.student == "s2")
+    assert bomb.data == b""
+    assert isinstance(bomb.rejected, InvalidSubmission)
+    assert "3072.0 MiB" in str(bomb.rejected) and "大きすぎます" in bomb.rejected.ja and "too large" in bomb.rejected.en
+
+
+def test_zip_bomb_inside_the_zip_is_reported_not_opened(bomb_zip):
+    got, _ = ingest_measured(bomb_zip)
+    assert IngestProblem(Problem.TOO_LARGE, file="s3_B2-2.zip", detail="3072.0 MiB uncompressed (IngestLimits.max_file_bytes = 512.0 MiB)") in got.problems
+
+
+def test_entry_whose_header_understates_its_size_is_not_read_past_it(bomb_zip):
+    got, _ = ingest_measured(bomb_zip)
+    assert "s4" not in [s.student for s in got.submissions]
+    (lying,) = [p for p in got.problems if p.file == "s4_B2-2.ipynb"]
+    assert lying.problem is Problem.CORRUPT_ENTRY and "CRC" in lying.detail
+
+
+def test_counting_read_stops_at_the_limit_whatever_the_header_says(tmp_path):
+    class Endless(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            buffer[:] = bytes(len(buffer))
+            return len(buffer)
+
+    reader = ingest._Reader(ingest.IngestLimits(), [])
+    with pytest.raises(ingest._Refused) as refused:
+        reader._read_counted(io.BufferedReader(Endless()), 3 * MiB, 3 * MiB, declared=1000)
+    assert refused.value.problem is Problem.TOO_LARGE
+    assert reader.bytes_read <= 3 * MiB + 1
+
+
+@pytest.mark.parametrize(
+    "name, why",
+    [
+        ("../s3_B2-2.ipynb", "'..' leads out of the archive's folder"),
+        ("s3/../../s3_B2-2.ipynb", "'..' leads out of the archive's folder"),
+        ("..\\s3_B2-2.ipynb", "'..' leads out of the archive's folder"),
+        ("/home/s3/s3_B2-2.ipynb", "absolute path"),
+        ("C:/Users/s3/s3_B2-2.ipynb", "Windows drive letter"),
+        ("C:\\Users\\s3\\s3_B2-2.ipynb", "Windows drive letter"),
+    ],
+)
+def test_entries_leaving_the_archive_are_refused_with_the_reason(tmp_path, name, why):
+    source = lms_zip(
+        tmp_path,
+        [zip_builders.deflated("s1_B2-2.ipynb", NOTEBOOK), zip_builders.deflated(name, NOTEBOOK), zip_builders.deflated("s2_B2-2.ipynb", NOTEBOOK)],
+    )
+    got = ingest.ingest(source, "B2-2")
+    assert [s.student for s in got.submissions] == ["s1", "s2"]
+    assert got.problems == [IngestProblem(Problem.UNSAFE_PATH, file=name.replace("\\", "/"), detail=why)]
+
+
+def nested(depth: int) -> bytes:
+    """A zip holding s1's notebook, inside ``depth`` further zips."""
+    data = zip_builders.raw_zip([zip_builders.deflated("s1_B2-2.ipynb", NOTEBOOK)])
+    for level in range(depth):
+        data = zip_builders.raw_zip([zip_builders.deflated(f"level{level}.zip", data)])
+    return data
+
+
+def test_zips_nested_deeper_than_the_limit_are_reported(tmp_path):
+    (tmp_path / "deep.zip").write_bytes(nested(3))
+    (tmp_path / "ok.zip").write_bytes(nested(2))
+    got = ingest.ingest(tmp_path, "B2-2", limits=ingest.IngestLimits(max_depth=2), id_pattern=r"(?P<student>s\d)_")
+    assert [s.origin for s in got.submissions] == ["ok.zip!/level1.zip!/level0.zip!/s1_B2-2.ipynb"]
+    assert got.problems == [IngestProblem(Problem.TOO_DEEP, file="deep.zip!/level2.zip!/level1.zip!/level0.zip", detail="a zip inside 3 zips (IngestLimits.max_depth = 2)")]
+
+
+def test_entries_beyond_the_count_limit_are_not_read(tmp_path):
+    source = lms_zip(tmp_path, [zip_builders.deflated(f"s{i}_B2-2.ipynb", NOTEBOOK) for i in range(1, 6)])
+    got = ingest.ingest(source, "B2-2", limits=ingest.IngestLimits(max_entries=3))
+    assert [s.student for s in got.submissions] == ["s1", "s2", "s3"]
+    assert got.problems == [IngestProblem(Problem.TOO_MANY_ENTRIES, file=".", detail="more than 3 files (IngestLimits.max_entries): 2 file(s) of this zip not read")]
+
+
+def test_files_beyond_the_total_size_limit_are_reported_not_read(tmp_path):
+    source = lms_zip(tmp_path, [zip_builders.deflated(f"s{i}_B2-2.ipynb", NOTEBOOK) for i in range(1, 4)])
+    got = ingest.ingest(source, "B2-2", limits=ingest.IngestLimits(max_total_bytes=2 * len(NOTEBOOK) + 10))
+    assert [s.student for s in got.submissions] == ["s1", "s2"]
+    assert [(p.file, p.problem) for p in got.problems] == [("s3_B2-2.ipynb", Problem.TOTAL_LIMIT)]
+
+
+def test_bzip2_entries_are_refused_since_zipfile_cannot_bound_them(tmp_path):
+    source = tmp_path / "lms.zip"
+    with zipfile.ZipFile(source, "w") as z:
+        z.writestr("s1_B2-2.ipynb", NOTEBOOK, compress_type=zipfile.ZIP_DEFLATED)
+        z.writestr("s2_B2-2.ipynb", NOTEBOOK, compress_type=zipfile.ZIP_BZIP2)
+    got = ingest.ingest(source, "B2-2")
+    assert [s.student for s in got.submissions] == ["s1"]
+    assert [(p.file, p.problem) for p in got.problems] == [("s2_B2-2.ipynb", Problem.UNSUPPORTED_COMPRESSION)]
+
+
+def test_other_files_in_a_zip_are_reported_without_being_read(tmp_path):
+    source = lms_zip(tmp_path, [zip_builders.zeros("s1_video.mp4", 3 * GiB), zip_builders.deflated("s1_B2-2.ipynb", NOTEBOOK)])
+    got, peak = ingest_measured(source)
+    assert [s.student for s in got.submissions] == ["s1"] and peak < 32 * MiB
+    assert got.problems == [IngestProblem(Problem.NOT_NOTEBOOK, file="s1_video.mp4")]
+
+
+def test_oversized_notebook_in_a_folder_is_not_read_and_its_student_is_invalid(tmp_path):
+    write(tmp_path, "s1_B2-2.ipynb", NOTEBOOK)
+    write(tmp_path, "s2_B2-2.ipynb", b" " * 5000)
+    got = ingest.ingest(tmp_path, "B2-2", limits=ingest.IngestLimits(max_notebook_bytes=4096))
+    s1, s2 = got.submissions
+    assert (s1.data, s1.rejected) == (NOTEBOOK, None)
+    assert s2.data == b"" and "too large" in s2.rejected.en and got.problems == []

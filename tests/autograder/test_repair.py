@@ -110,3 +110,95 @@ def test_edited_test_cell_source_is_put_back():
 def test_unreadable_files_are_rejected_with_the_reason(raw, reason):
     with pytest.raises(repair.InvalidSubmission, match=reason):
         repair.read_submission(raw)
+
+
+def deeply_nested(depth: int) -> bytes:
+    return b'{"cells": [], "metadata": {"x": ' + b"[" * depth + b"]" * depth + b'}, "nbformat": 4, "nbformat_minor": 5}'
+
+
+def test_submission_as_saved_by_jupyter_is_read():
+    nb = student_nb()
+    assert repair.read_submission(nbformat.writes(nb).encode()).cells[4].source == "answer = 5"
+
+
+def test_colab_notebook_without_cell_ids_is_read():
+    nb = student_nb()
+    raw = nbformat.writes(nb)
+    data = nbformat.reads(raw, as_version=4)
+    data.nbformat_minor = 0
+    for cell in data.cells:
+        cell.pop("id", None)
+    text = nbformat.writes(data, version=nbformat.NO_CONVERT)
+    assert len(repair.read_submission(text.encode()).cells) == len(nb.cells)
+
+
+def test_deeply_nested_json_is_invalid_with_the_reason_in_both_languages():
+    with pytest.raises(repair.InvalidSubmission) as invalid:
+        repair.read_submission(deeply_nested(100_000))
+    assert "入れ子が深すぎ" in invalid.value.ja and "nested too deeply" in invalid.value.en
+    assert "Jupyter" in invalid.value.ja and "save it again" in invalid.value.en  # what to do about it
+    assert str(invalid.value) == f"{invalid.value.ja} / {invalid.value.en}"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"cells": [1, 2], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+        b'{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+        b'{"cells": [{"cell_type": "code", "source": 3, "metadata": {}, "outputs": [], "execution_count": null}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+        b'{"cells": [], "metadata": {}, "nbformat": 99, "nbformat_minor": 0}',
+        b'{"worksheets": [{"cells": 5}], "metadata": {}, "nbformat": 3, "nbformat_minor": 0}',
+    ],
+    ids=["cells-not-objects", "cell-without-source", "source-a-number", "unknown-version", "broken-v3"],
+)
+def test_json_that_is_no_valid_notebook_is_invalid_not_a_crash(raw):
+    with pytest.raises(repair.InvalidSubmission) as invalid:
+        repair.read_submission(raw)
+    assert invalid.value.ja and invalid.value.en
+
+
+def test_file_over_the_size_limit_is_refused_before_parsing(monkeypatch):
+    monkeypatch.setattr(repair.json, "loads", lambda *a, **k: pytest.fail("parsed"))
+    with pytest.raises(repair.InvalidSubmission, match="too large"):
+        repair.read_submission(b" " * 2048, max_bytes=1024)
+
+
+def test_any_failure_while_reading_becomes_invalid_submission(monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("inside nbformat")
+
+    monkeypatch.setattr(repair.nbformat, "reads", broken)
+    with pytest.raises(repair.InvalidSubmission, match="ZeroDivisionError: inside nbformat"):
+        repair.read_submission(nbformat.writes(student_nb()).encode())
+
+
+def test_guard_turns_any_exception_of_one_students_step_into_invalid_submission():
+    with pytest.raises(repair.InvalidSubmission) as invalid:
+        with repair.invalid_on_error(repair.Step.REPAIR):
+            {}["grade_id"]
+    assert invalid.value.en.startswith("repair failed (KeyError: 'grade_id')")
+    assert invalid.value.ja.startswith("修復中にエラーが起きました (KeyError: 'grade_id')")
+
+
+def test_guard_reports_recursion_as_nesting():
+    def deep(n):
+        return deep(n + 1)
+
+    with pytest.raises(repair.InvalidSubmission, match="nested too deeply"):
+        with repair.invalid_on_error(repair.Step.REVIEW):
+            deep(0)
+
+
+def test_guard_keeps_the_reason_of_an_invalid_submission():
+    reason = repair.InvalidSubmission("日本語", "English")
+    with pytest.raises(repair.InvalidSubmission) as invalid:
+        with repair.invalid_on_error(repair.Step.REPAIR):
+            raise reason
+    assert invalid.value is reason
+
+
+def test_invalid_submission_survives_pickling():
+    import pickle
+
+    copy_ = pickle.loads(pickle.dumps(repair.InvalidSubmission("日本語", "English")))
+    assert (copy_.ja, copy_.en, str(copy_)) == ("日本語", "English", "日本語 / English")
