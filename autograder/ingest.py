@@ -306,14 +306,16 @@ def _header_key(text: str) -> str:
     return re.sub(r"[\s_.\-:：]+", "", unicodedata.normalize("NFKC", text)).casefold()
 
 
-# Headers of a student id column, most specific first (compared with _header_key). From
-# LMS exports: Sakai ("Student ID" holds the EID), Moodle ("ID number", "Username"),
-# Canvas ("SIS User ID", "SIS Login ID", "ID"), Blackboard ("Username", "Student ID"),
-# manaba and Japanese Excel sheets (学籍番号, ユーザID).
+# Headers of a student id column, in the order they are preferred when an export has several
+# (compared with _header_key). Each LMS names files after one of its columns: Blackboard
+# after "Username" (its export also has "Student ID"), Canvas after its own "ID" (not "SIS
+# User ID"), Sakai after "Student ID" (the EID); manaba and Japanese Excel sheets use 学籍番号.
 ID_HEADERS = (
-    "学籍番号", "Student ID", "Student Number", "学生番号", "学生証番号", "ID number", "SIS User ID",
-    "Username", "User name", "EID", "Login ID", "SIS Login ID", "User ID", "ユーザID", "ユーザーID",
-    "ログインID", "ユーザ名", "ユーザー名", "ID",
+    "学籍番号", "学生番号", "学生証番号",
+    "Username", "User name", "ユーザ名", "ユーザー名", "EID", "Login ID", "ログインID", "User ID", "ユーザID", "ユーザーID",
+    "Student ID", "Student Number", "ID number",
+    "ID",
+    "SIS User ID", "SIS Login ID",
 )
 NAME_HEADERS = ("氏名", "名前", "Name", "Full name", "Student name", "Student", "Display name", "フルネーム")
 LAST_NAME_HEADERS = ("Last name", "Surname", "Family name", "姓")

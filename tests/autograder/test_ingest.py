@@ -270,3 +270,84 @@ def test_oversized_notebook_in_a_folder_is_not_read_and_its_student_is_invalid(t
     s1, s2 = got.submissions
     assert (s1.data, s1.rejected) == (NOTEBOOK, None)
     assert s2.data == b"" and "too large" in s2.rejected.en and got.problems == []
+
+
+# ---------------------------------------------------------------- rosters as LMS and Excel export them
+
+
+def roster_file(tmp_path, text: str, encoding: str = "utf-8") -> "os.PathLike":
+    return write(tmp_path, "roster.csv", text.encode(encoding))
+
+
+@pytest.mark.parametrize("header", ["Student ID", "学籍番号", "ID", "id", "EID", "Username", "student_id", "ＩＤ", "User name", "ID number", "ユーザID"])
+def test_roster_id_column_is_found_by_its_lms_header(tmp_path, header):
+    path = roster_file(tmp_path, f"氏名,{header},メール\n山田 太郎,21X1234,taro@example.jp\n佐藤 花子,21X5678,hanako@example.jp\n")
+    assert ingest.read_roster(path) == {"21X1234": "山田 太郎", "21X5678": "佐藤 花子"}
+
+
+def test_roster_with_bom_from_excel_utf8_csv(tmp_path):
+    path = roster_file(tmp_path, "学籍番号,氏名\n21X1234,山田 太郎\n", "utf-8-sig")
+    assert ingest.read_roster(path) == {"21X1234": "山田 太郎"}
+
+
+def test_roster_in_shift_jis_from_japanese_excel(tmp_path):
+    path = roster_file(tmp_path, "学籍番号,氏名,学部\n21X1234,髙橋 﨑子,情報科学部\n", "cp932")
+    assert ingest.read_roster(path) == {"21X1234": "髙橋 﨑子"}
+
+
+def test_roster_saved_as_excel_unicode_text(tmp_path):
+    path = roster_file(tmp_path, "学籍番号\t氏名\r\n21X1234\t山田 太郎\r\n", "utf-16")
+    assert ingest.read_roster(path) == {"21X1234": "山田 太郎"}
+
+
+def test_roster_from_canvas_uses_canvas_ids_and_skips_points_possible(tmp_path):
+    path = roster_file(
+        tmp_path,
+        'Student,ID,SIS User ID,SIS Login ID,Section,B2-2 (1234)\n'
+        '    Points Possible,,,,,10\n'
+        '"Yamada, Taro",48213,21X1234,taro,DL 2025,8\n',
+    )
+    assert ingest.read_roster(path) == {"48213": "Yamada, Taro"}
+
+
+def test_roster_from_blackboard_uses_usernames(tmp_path):
+    path = roster_file(tmp_path, '"Last Name","First Name","Username","Student ID","Last Access"\n"Yamada","Taro","tyamada","21X1234","2025-06-01"\n')
+    assert ingest.read_roster(path) == {"tyamada": "Yamada Taro"}
+
+
+def test_roster_skips_an_id_column_left_empty(tmp_path):
+    path = roster_file(tmp_path, "First name,Last name,ID number,Username\nTaro,Yamada,,21x1234\n")
+    assert ingest.read_roster(path) == {"21x1234": "Yamada Taro"}
+
+
+def test_roster_column_can_be_named(tmp_path):
+    path = roster_file(tmp_path, "Username,Student ID\ntyamada,21X1234\n")
+    assert ingest.read_roster(path, id_column="student id") == {"21X1234": ""}
+
+
+def test_roster_without_a_header_lists_ids_in_the_first_column(tmp_path):
+    assert ingest.read_roster(roster_file(tmp_path, "21X1234\n21X5678\n")) == {"21X1234": "", "21X5678": ""}
+
+
+def test_roster_full_width_ids_are_read_as_ascii(tmp_path):
+    assert ingest.read_roster(roster_file(tmp_path, "学籍番号\n２１Ｘ１２３４\n")) == {"21X1234": ""}
+
+
+def test_roster_without_an_id_column_is_a_clear_error(tmp_path):
+    path = roster_file(tmp_path, "Name,Email,Section\nTaro,taro@example.jp,A\n")
+    with pytest.raises(ingest.RosterError, match="no student id column. Headers found: 'Name', 'Email', 'Section'. Name the id column one of 学籍番号") as error:
+        ingest.read_roster(path)
+    assert "Student ID" in str(error.value)
+
+
+def test_roster_in_an_unknown_encoding_is_a_clear_error(tmp_path):
+    path = write(tmp_path, "roster.csv", b"\x81\x00\xff\xfe\xfd")
+    with pytest.raises(ingest.RosterError, match="neither UTF-8 nor Shift_JIS"):
+        ingest.read_roster(path)
+
+
+def test_roster_header_is_never_a_student(tmp_path):
+    roster = ingest.read_roster(roster_file(tmp_path, "Student ID,Name\n21X1234,Taro\n"))
+    write(tmp_path / "subs", "21X1234_B2-2.ipynb")
+    got = ingest.ingest(tmp_path / "subs", "B2-2", roster=roster)
+    assert [s.student for s in got.submissions] == ["21X1234"] and got.problems == []
