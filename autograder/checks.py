@@ -511,10 +511,42 @@ def _module_scope(cells: list[ast.Module]) -> _Scope:
     return scope
 
 
+# line magics that run the rest of their line as Python in the notebook's namespace
+CODE_MAGICS = ("time", "timeit", "prun")
+
+
+def _magic_code(line: str) -> str | None:
+    """The Python a ``%time``/``%timeit``/``%prun`` line runs (options dropped), or None."""
+    body = line.lstrip()
+    name, _, rest = body[1:].partition(" ")
+    if not body.startswith("%") or body.startswith("%%") or name not in CODE_MAGICS:
+        return None
+    words = rest.split(" ")
+    for start in range(len(words)):  # drop option words until the rest is Python
+        code = " ".join(words[start:]).strip()
+        if not code:
+            return None
+        try:
+            ast.parse(code)
+        except SyntaxError:
+            continue
+        return code
+    return None
+
+
+def _expose_magic_code(source: str) -> str:
+    """``%time get_ipython().events...`` runs that code: keep it for review instead of hiding it."""
+    lines = []
+    for line in source.splitlines():
+        code = _magic_code(line)
+        lines.append(line if code is None else line[: len(line) - len(line.lstrip())] + code)
+    return "\n".join(lines)
+
+
 def _parse(cell: NotebookNode) -> ast.Module | None:
     source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
     try:
-        return ast.parse(neutralize_magics(source))
+        return ast.parse(neutralize_magics(_expose_magic_code(source)))
     except (SyntaxError, ValueError):
         return None
 

@@ -151,3 +151,19 @@ def test_findings_are_typed_and_print_as_before():
     (finding,) = checks.review(nb, checks.instructor_names(release))
     assert finding == checks.Finding(5, 2, "rebinds 'np', which the instructor's cells define", Kind.REBINDING)
     assert str(finding) == "cell 5 line 2: rebinds 'np', which the instructor's cells define"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "%time get_ipython().events.register('post_run_cell', print)",
+        "%timeit -n 1 -r 1 np.testing.assert_allclose = print",
+        "if True:\n    %prun globals()['np'] = None",
+    ],
+)
+def test_review_reads_the_code_a_timing_magic_runs(code):
+    assert review_kinds(code) != []
+
+
+def test_review_ignores_ordinary_magics():
+    assert review_kinds("%matplotlib inline\n%time model = None\n%%capture\n!pip install nothing") == []
