@@ -27,7 +27,9 @@ from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path, PurePosixPath
 
-from .repair import MAX_NOTEBOOK_BYTES, InvalidSubmission, too_large
+from nbformat import NotebookNode
+
+from .repair import MAX_NOTEBOOK_BYTES, InvalidSubmission, read_submission, too_large
 
 DEFAULT_ID_PATTERN = r"^(?P<student>[A-Za-z0-9][A-Za-z0-9.-]*)_"
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -105,6 +107,12 @@ class Submission:
     modified: datetime
     notes: list[str] = field(default_factory=list)
     rejected: InvalidSubmission | None = None  # set (and ``data`` empty) when the file was not read
+
+    def notebook(self) -> NotebookNode:
+        """The parsed notebook; :class:`InvalidSubmission` with the reason if it was refused or is unreadable."""
+        if self.rejected is not None:
+            raise self.rejected
+        return read_submission(self.data)
 
 
 @dataclass

@@ -22,7 +22,6 @@ import nbformat
 import nbformat.validator
 from nbformat import NotebookNode
 
-
 MAX_NOTEBOOK_BYTES = 64 << 20  # a notebook is refused, unparsed, above this size
 _DETAIL_CHARS = 300
 

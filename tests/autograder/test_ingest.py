@@ -8,11 +8,13 @@ import time
 import tracemalloc
 import zipfile
 
+import nbformat
 import pytest
 import zip_builders
+from notebook_builders import release_nb, student_nb
 from zip_builders import GiB, MiB
 
-from autograder import ingest
+from autograder import checks, ingest, repair
 from autograder.ingest import IngestProblem, Problem
 from autograder.repair import InvalidSubmission
 
@@ -77,7 +79,7 @@ def test_ingest_opens_lms_zips_and_zips_inside_them(tmp_path):
 
 
 def test_roster_ids_are_found_anywhere_in_the_path(tmp_path):
-    roster = write(tmp_path, "roster.csv", "id,name\n21X1234,Taro\n21X5678,Hanako\n21X9999,Jiro\n".encode())
+    roster = write(tmp_path, "roster.csv", b"id,name\n21X1234,Taro\n21X5678,Hanako\n21X9999,Jiro\n")
     subs = tmp_path / "subs"
     write(subs, "Taro Yamada_21X1234_assignsubmission_file_/Copy of B2-2.ipynb")
     write(subs, "B2-2 21X5678.ipynb")
@@ -275,7 +277,7 @@ def test_oversized_notebook_in_a_folder_is_not_read_and_its_student_is_invalid(t
 # ---------------------------------------------------------------- rosters as LMS and Excel export them
 
 
-def roster_file(tmp_path, text: str, encoding: str = "utf-8") -> "os.PathLike":
+def roster_file(tmp_path, text: str, encoding: str = "utf-8") -> os.PathLike:
     return write(tmp_path, "roster.csv", text.encode(encoding))
 
 
@@ -351,3 +353,33 @@ def test_roster_header_is_never_a_student(tmp_path):
     write(tmp_path / "subs", "21X1234_B2-2.ipynb")
     got = ingest.ingest(tmp_path / "subs", "B2-2", roster=roster)
     assert [s.student for s in got.submissions] == ["21X1234"] and got.problems == []
+
+
+# ---------------------------------------------------------------- one bad file costs only its student
+
+
+def prepared(submission, release):
+    """What grading does with each submission before running it: read, repair and review,
+    any failure making that student invalid."""
+    try:
+        nb = submission.notebook()
+        with repair.invalid_on_error(repair.Step.REPAIR):
+            fixed = repair.repair(nb, release)
+        with repair.invalid_on_error(repair.Step.REVIEW):
+            checks.review(fixed.notebook, checks.instructor_names(release))
+    except InvalidSubmission as invalid:
+        return invalid
+    return fixed.notebook
+
+
+def test_nested_and_oversized_files_make_only_their_students_invalid(tmp_path):
+    good = nbformat.writes(student_nb()).encode()
+    write(tmp_path, "s1_B2-2.ipynb", good)
+    write(tmp_path, "s2_B2-2.ipynb", b'{"cells": [], "metadata": {"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}")
+    write(tmp_path, "s3_B2-2.ipynb", good + b" " * 2 * MiB)
+    write(tmp_path, "s4_B2-2.ipynb", good)
+    got = ingest.ingest(tmp_path, "B2-2", limits=ingest.IngestLimits(max_notebook_bytes=MiB))
+    outcome = {s.student: prepared(s, release_nb()) for s in got.submissions}
+    assert [s for s, o in outcome.items() if not isinstance(o, InvalidSubmission)] == ["s1", "s4"]
+    assert "nested too deeply" in outcome["s2"].en and "入れ子が深すぎ" in outcome["s2"].ja
+    assert "too large" in outcome["s3"].en and "大きすぎます" in outcome["s3"].ja
