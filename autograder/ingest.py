@@ -198,7 +198,8 @@ class _Reader:
         return b"".join(chunks)
 
     def zip(self, opener: Path | bytes, prefix: str, depth: int) -> Iterator[_Entry]:
-        name = prefix.removesuffix("!/") or "."
+        """The entries of a zip (a file, or the bytes of a zip inside one); ``prefix`` names its entries."""
+        name = prefix.removesuffix("!/") or (opener.name if isinstance(opener, Path) else ".")
         try:
             archive = zipfile.ZipFile(opener if isinstance(opener, Path) else io.BytesIO(opener))
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
@@ -383,20 +384,23 @@ def read_roster(path: Path, id_column: str | None = None) -> dict[str, str]:
     if not rows:
         raise RosterError(f"roster {path} is empty: it should list one student per row under a header such as 'Student ID'.")
     header, body = rows[0], rows[1:]
+    found = ", ".join(map(repr, header))
     if id_column is not None:
         col = _column(header, (id_column,))
         if col is None:
-            raise RosterError(f"roster {path}: no column {id_column!r}; headers found: {', '.join(map(repr, header))}.")
-    else:
-        col = _column(header, ID_HEADERS, body) if body else None
-    if col is None and id_column is None:
+            raise RosterError(f"roster {path}: no column {id_column!r}; headers found: {found}.")
+    elif _column(header, ID_HEADERS) is None:
         first = _cell(header, 0)
-        if SAFE_ID.match(first) and any(ch.isdigit() for ch in first) and _column(header, ID_HEADERS) is None:
+        if SAFE_ID.match(first) and any(ch.isdigit() for ch in first):
             return {_cell(row, 0): "" for row in rows if _cell(row, 0)}  # no header row: ids in column 1
         raise RosterError(
-            f"roster {path}: no student id column. Headers found: {', '.join(map(repr, header))}. "
+            f"roster {path}: no student id column. Headers found: {found}. "
             f"Name the id column one of {', '.join(ID_HEADERS)} (or pass the column's header)."
         )
+    else:
+        col = _column(header, ID_HEADERS, body)
+        if col is None:
+            raise RosterError(f"roster {path}: no student ids under the id column(s) of {found}; is the roster empty?")
     name_col = _column(header, NAME_HEADERS)
     last_col, first_col = _column(header, LAST_NAME_HEADERS), _column(header, FIRST_NAME_HEADERS)
     roster: dict[str, str] = {}

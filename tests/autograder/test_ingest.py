@@ -238,7 +238,7 @@ def test_entries_beyond_the_count_limit_are_not_read(tmp_path):
     source = lms_zip(tmp_path, [zip_builders.deflated(f"s{i}_B2-2.ipynb", NOTEBOOK) for i in range(1, 6)])
     got = ingest.ingest(source, "B2-2", limits=ingest.IngestLimits(max_entries=3))
     assert [s.student for s in got.submissions] == ["s1", "s2", "s3"]
-    assert got.problems == [IngestProblem(Problem.TOO_MANY_ENTRIES, file=".", detail="more than 3 files (IngestLimits.max_entries): 2 file(s) of this zip not read")]
+    assert got.problems == [IngestProblem(Problem.TOO_MANY_ENTRIES, file="lms.zip", detail="more than 3 files (IngestLimits.max_entries): 2 file(s) of this zip not read")]
 
 
 def test_files_beyond_the_total_size_limit_are_reported_not_read(tmp_path):
@@ -256,6 +256,12 @@ def test_bzip2_entries_are_refused_since_zipfile_cannot_bound_them(tmp_path):
     got = ingest.ingest(source, "B2-2")
     assert [s.student for s in got.submissions] == ["s1"]
     assert [(p.file, p.problem) for p in got.problems] == [("s2_B2-2.ipynb", Problem.UNSUPPORTED_COMPRESSION)]
+
+
+def test_unreadable_zip_is_reported_by_its_name(tmp_path):
+    (tmp_path / "lms.zip").write_bytes(b"PK\x03\x04 truncated")
+    got = ingest.ingest(tmp_path / "lms.zip", "B2-2")
+    assert got.submissions == [] and [(p.file, p.problem) for p in got.problems] == [("lms.zip", Problem.UNREADABLE_ZIP)]
 
 
 def test_other_files_in_a_zip_are_reported_without_being_read(tmp_path):
@@ -383,3 +389,8 @@ def test_nested_and_oversized_files_make_only_their_students_invalid(tmp_path):
     assert [s for s, o in outcome.items() if not isinstance(o, InvalidSubmission)] == ["s1", "s4"]
     assert "nested too deeply" in outcome["s2"].en and "入れ子が深すぎ" in outcome["s2"].ja
     assert "too large" in outcome["s3"].en and "大きすぎます" in outcome["s3"].ja
+
+
+def test_roster_with_a_header_and_no_students_is_a_clear_error(tmp_path):
+    with pytest.raises(ingest.RosterError, match="no student ids under the id column"):
+        ingest.read_roster(roster_file(tmp_path, "Student ID,Name\n,\n"))
