@@ -106,6 +106,8 @@ NAMESPACE_MUTATORS = {"update", "setdefault", "pop", "popitem", "clear", "__seti
 CODE_RUNNERS = {"exec", "eval", "compile", "builtins.exec", "builtins.eval", "builtins.compile"}
 ATTR_FUNCTIONS = {"getattr", "setattr", "delattr", "builtins.getattr", "builtins.setattr", "builtins.delattr"}
 PROTECTED_NAMES = {"__builtins__", "AssertionError"}
+# settings students change as a matter of course: writing to them is no monkeypatch
+SETTINGS = {"os.environ", "matplotlib.rcParams", "matplotlib.pyplot.rcParams", "pandas.options"}
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
@@ -294,6 +296,15 @@ class _Reviewer(ast.NodeVisitor):
             return what
         return None
 
+    def _is_setting(self, target: ast.AST) -> bool:
+        """``plt.rcParams["figure.figsize"] = ...``, ``os.environ[...] = ...``, ``pd.options.x.y = ...``."""
+        base = target.value if isinstance(target, (ast.Attribute, ast.Subscript)) else target
+        while isinstance(base, (ast.Attribute, ast.Subscript)):
+            if self._canonical(base) in SETTINGS:
+                return True
+            base = base.value
+        return False
+
     def _is_module_alias(self, node: ast.AST) -> bool:
         """Whether ``node``'s root is a module or an instructor's object (not the student's own variable)."""
         root = node
@@ -364,7 +375,7 @@ class _Reviewer(ast.NodeVisitor):
         if isinstance(target, (ast.Attribute, ast.Subscript)):
             if isinstance(target, ast.Subscript) and self._canonical(target.value) == "globals()":
                 self._flag(node, Kind.DYNAMIC_ACCESS, f"changes variables through {_dotted(target)}")
-            elif self._is_module_alias(target):
+            elif self._is_module_alias(target) and not self._is_setting(target):
                 self._flag(node, Kind.MONKEYPATCH, f"monkeypatches {_dotted(target)}")
         for name in _target_names(target):
             self._binding(node, name.id)

@@ -133,11 +133,14 @@ def test_review_flags_module_level_rebinding_of_instructor_names(code, what):
         "try:\n    pass\nexcept ValueError as err:\n    message = str(err)",
         "def helper(items):\n    total = 0\n    for np_value in items:\n        total += np_value\n    return total",
         "with open('x') as handle:\n    pass",
+        "import matplotlib.pyplot as plt\nplt.rcParams['figure.figsize'] = (8, 4)",
+        "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'",
+        "import pandas as pd\npd.options.display.max_rows = 10",
     ],
     ids=[
         "parameter-rebound", "parameter-named-np", "local-helpers", "comprehension-variables", "class-setattr-self",
         "getattr-layer-by-name", "name-in-globals", "eval-of-a-literal", "lambda-parameters", "re-import", "calling-helpers",
-        "except-name", "loop-in-function", "with-as",
+        "except-name", "loop-in-function", "with-as", "matplotlib-settings", "environment-variable", "pandas-options",
     ],
 )
 def test_review_leaves_ordinary_student_code_alone(code):
