@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -123,10 +124,12 @@ def _parse(raw: bytes, max_bytes: int) -> NotebookNode:
             f"JSON without a list of cells: not a Jupyter notebook; {_RESUBMIT_EN}",
         )
     try:
-        nb = nbformat.reads(text, as_version=4)
-        _, nb = nbformat.validator.normalize(nb, strip_invalid_metadata=True)
-        nb = nbformat.from_dict(nb)
-        nbformat.validate(nb)
+        with warnings.catch_warnings():  # nbformat warns about what validate() reports below
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4, capture_validation_error={})
+            _, nb = nbformat.validator.normalize(nb, strip_invalid_metadata=True)
+            nb = nbformat.from_dict(nb)
+            nbformat.validate(nb)
     except RecursionError:
         raise
     except nbformat.ValidationError as exc:
