@@ -154,6 +154,24 @@ def _unsafe(name: str) -> str | None:
     return None
 
 
+def _entry_name(info: zipfile.ZipInfo) -> str:
+    """An entry's name with ``/`` separators, decoded as the zipping tool meant it.
+
+    Without the UTF-8 flag zipfile decodes names as CP437; macOS and Linux tools wrote UTF-8
+    there, Japanese Windows' "compressed folder" CP932 (Shift_JIS).
+    """
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        raw = name.encode("cp437")
+        for encoding in ("utf-8", "cp932"):
+            try:
+                name = raw.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+    return name.replace("\\", "/")
+
+
 def _size(n: int) -> str:
     return f"{n / MiB:.1f} MiB" if n >= MiB else f"{n} bytes"
 
@@ -208,7 +226,7 @@ class _Reader:
         with archive:
             infos = [i for i in archive.infolist() if not i.is_dir()]
             for index, info in enumerate(infos):
-                entry_name = info.filename.replace("\\", "/")
+                entry_name = _entry_name(info)
                 path = f"{prefix}{entry_name}"
                 why = _unsafe(entry_name)
                 if why is not None:

@@ -218,6 +218,15 @@ def test_entries_leaving_the_archive_are_refused_with_the_reason(tmp_path, name,
     assert got.problems == [IngestProblem(Problem.UNSAFE_PATH, file=name.replace("\\", "/"), detail=why)]
 
 
+@pytest.mark.parametrize("encoding", ["cp932", "utf-8"], ids=["japanese-windows", "macos"])
+def test_entry_names_without_the_utf8_flag_are_decoded_as_written(tmp_path, encoding):
+    from dataclasses import replace
+
+    entry = replace(zip_builders.deflated("ソフト 山田_21X1234/B2-2.ipynb", NOTEBOOK), name_encoding=encoding)
+    got = ingest.ingest(lms_zip(tmp_path, [entry]), "B2-2", roster={"21X1234": ""})
+    assert [(s.student, s.origin) for s in got.submissions] == [("21X1234", "ソフト 山田_21X1234/B2-2.ipynb")]
+
+
 def nested(depth: int) -> bytes:
     """A zip holding s1's notebook, inside ``depth`` further zips."""
     data = zip_builders.raw_zip([zip_builders.deflated("s1_B2-2.ipynb", NOTEBOOK)])

@@ -27,6 +27,7 @@ class RawEntry:
     size: int  # the real uncompressed size
     declared_size: int | None = None  # what the headers claim; the real size unless set
     method: int = 8
+    name_encoding: str = "utf-8"  # written without the UTF-8 flag, as Windows and old macOS tools do
 
 
 def deflated(name: str, data: bytes) -> RawEntry:
@@ -60,7 +61,7 @@ def zeros(name: str, size: int, declared_size: int | None = None) -> RawEntry:
 def raw_zip(entries: list[RawEntry]) -> bytes:
     out, central = bytearray(), bytearray()
     for e in entries:
-        name = e.name.encode()
+        name = e.name.encode(e.name_encoding)
         size = e.size if e.declared_size is None else e.declared_size
         offset = len(out)
         out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, e.method, 0, _DOS_DATE_1980_01_01, e.crc, len(e.payload), size, len(name), 0)
