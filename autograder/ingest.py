@@ -336,11 +336,14 @@ def _header_key(text: str) -> str:
 # Headers of a student id column, in the order they are preferred when an export has several
 # (compared with _header_key). Each LMS names files after one of its columns: Blackboard
 # after "Username" (its export also has "Student ID"), Canvas after its own "ID" (not "SIS
-# User ID"), Sakai after "Student ID" (the EID); manaba and Japanese Excel sheets use 学籍番号.
+# User ID"), Sakai after "Student ID" (the EID), Moodle after the participant number of its
+# grading worksheet's "Identifier" ("Participant 123456", 識別子 "参加者 123456"); manaba and
+# Japanese Excel sheets use 学籍番号.
 ID_HEADERS = (
+    "Identifier", "識別子",
     "学籍番号", "学生番号", "学生証番号",
     "Username", "User name", "ユーザ名", "ユーザー名", "EID", "Login ID", "ログインID", "User ID", "ユーザID", "ユーザーID",
-    "Student ID", "Student Number", "ID number",
+    "Student ID", "Student Number", "ID number", "ID番号",
     "ID",
     "SIS User ID", "SIS Login ID",
 )
@@ -413,17 +416,20 @@ def read_roster(path: Path, id_column: str | None = None) -> dict[str, str]:
             return {_cell(row, 0): "" for row in rows if _cell(row, 0)}  # no header row: ids in column 1
         raise RosterError(
             f"roster {path}: no student id column. Headers found: {found}. "
-            f"Name the id column one of {', '.join(ID_HEADERS)} (or pass the column's header)."
+            f"Head the id column 'Student ID' or '学籍番号' (recognised: {', '.join(ID_HEADERS)}), or name the column to use."
         )
     else:
         col = _column(header, ID_HEADERS, body)
         if col is None:
             raise RosterError(f"roster {path}: no student ids under the id column(s) of {found}; is the roster empty?")
+    participant = _header_key(header[col]) in {_header_key("Identifier"), _header_key("識別子")}
     name_col = _column(header, NAME_HEADERS)
     last_col, first_col = _column(header, LAST_NAME_HEADERS), _column(header, FIRST_NAME_HEADERS)
     roster: dict[str, str] = {}
     for row in body:
         student = _cell(row, col)
+        if participant and (number := re.search(r"(\d+)$", student)):
+            student = number.group(1)  # Moodle: "Participant 123456" names files "..._123456_assignsubmission_file_"
         if not student:
             continue
         name = _cell(row, name_col) if name_col is not None else " ".join(p for p in (_cell(row, last_col), _cell(row, first_col)) if p)

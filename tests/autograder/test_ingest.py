@@ -352,9 +352,9 @@ def test_roster_full_width_ids_are_read_as_ascii(tmp_path):
 
 def test_roster_without_an_id_column_is_a_clear_error(tmp_path):
     path = roster_file(tmp_path, "Name,Email,Section\nTaro,taro@example.jp,A\n")
-    with pytest.raises(ingest.RosterError, match="no student id column. Headers found: 'Name', 'Email', 'Section'. Name the id column one of 学籍番号") as error:
+    with pytest.raises(ingest.RosterError, match="no student id column. Headers found: 'Name', 'Email', 'Section'. Head the id column 'Student ID' or '学籍番号'") as error:
         ingest.read_roster(path)
-    assert "Student ID" in str(error.value)
+    assert "Username" in str(error.value) and "EID" in str(error.value)
 
 
 def test_roster_in_an_unknown_encoding_is_a_clear_error(tmp_path):
@@ -403,3 +403,18 @@ def test_nested_and_oversized_files_make_only_their_students_invalid(tmp_path):
 def test_roster_with_a_header_and_no_students_is_a_clear_error(tmp_path):
     with pytest.raises(ingest.RosterError, match="no student ids under the id column"):
         ingest.read_roster(roster_file(tmp_path, "Student ID,Name\n,\n"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Identifier,Full name,ID number,Email address,Status\nParticipant 123456,Yamada Taro,21X1234,taro@example.jp,Submitted\n",
+        "識別子,フルネーム,ID番号,メールアドレス\n参加者 123456,Yamada Taro,21X1234,taro@example.jp\n",
+    ],
+    ids=["english", "japanese"],
+)
+def test_roster_from_a_moodle_grading_worksheet_uses_participant_numbers(tmp_path, text):
+    roster = ingest.read_roster(roster_file(tmp_path, text))
+    assert roster == {"123456": "Yamada Taro"}
+    write(tmp_path / "subs", "Yamada Taro_123456_assignsubmission_file_/B2-2.ipynb")
+    assert [s.student for s in ingest.ingest(tmp_path / "subs", "B2-2", roster=roster).submissions] == ["123456"]
