@@ -39,8 +39,12 @@ def matches(entries: Sequence[Entry]) -> int:
 def read(entries: Sequence[Entry]) -> LmsDownload:
     problems: list[LmsProblem] = []
     subs: dict[str, LmsSubmission] = {}
+    listed: dict[str, RosterEntry] = {}
     for e in entries:
         name = PurePosixPath(e.path.replace("!/", "/")).name
+        if name.lower().endswith(".csv") and (book := read_gradebook_roster(e.data)) is not None:
+            listed.update({r.student: r for r in book})
+            continue
         match = NAME.match(name)
         if not match:
             problems.append(LmsProblem(e.path, ProblemKind.UNRECOGNISED, "not '<name>_<user id>_<attachment id>_<file>'"))
@@ -50,8 +54,25 @@ def read(entries: Sequence[Entry]) -> LmsDownload:
         sub = subs.setdefault(student, LmsSubmission(student, match["name"] or None, None, None, [], prefix, late_flag=False))
         sub.files.append((e.path, e.data))
         sub.late_flag = sub.late_flag or bool(match["late"])
-    roster = [RosterEntry(s.student, s.name or "", s.folder, display_id=s.student) for s in subs.values()]
-    return LmsDownload(Lms.CANVAS, sorted(subs.values(), key=lambda s: s.student), sorted(roster, key=lambda r: r.student), problems)
+    roster = {s.student: RosterEntry(s.student, s.name or "", s.folder, display_id=s.student) for s in subs.values()}
+    roster.update(listed)
+    return LmsDownload(Lms.CANVAS, sorted(subs.values(), key=lambda s: s.student), sorted(roster.values(), key=lambda r: r.student), problems)
+
+
+def read_gradebook_roster(data: bytes) -> list[RosterEntry] | None:
+    """Everyone in a Canvas gradebook export (None: not one); SIS User ID kept as display id."""
+    try:
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    except (UnicodeDecodeError, csv.Error):
+        return None
+    if not rows or rows[0][:2] != ["Student", "ID"]:
+        return None
+    roster = []
+    for row in rows[1:]:
+        if len(row) > 2 and row[1].strip().isdigit():
+            last, _, first = row[0].partition(",")
+            roster.append(RosterEntry(row[1].strip(), row[0].strip(), "", last.strip(), first.strip(), row[2].strip()))
+    return roster
 
 
 def write_import(title: str, roster: Sequence[RosterEntry], grades: dict[str, "ExportRow"], max_score: float, assignment_id: str | None = None) -> bytes:  # noqa: F821

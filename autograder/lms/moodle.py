@@ -56,7 +56,11 @@ def matches(entries: Sequence[Entry]) -> int:
 def read(entries: Sequence[Entry], zip_timezone: tzinfo | None = None) -> LmsDownload:
     problems: list[LmsProblem] = []
     subs: dict[str, LmsSubmission] = {}
+    listed: dict[str, RosterEntry] = {}
     for e in entries:
+        if e.path.lower().endswith(".csv") and (worksheet := read_worksheet_roster(e.data)) is not None:
+            listed.update({r.student: r for r in worksheet})
+            continue
         found = _find(e.path)
         if found is None:
             problems.append(LmsProblem(e.path, ProblemKind.UNRECOGNISED, "no 'Full Name_<id>_assignsubmission_...' prefix"))
@@ -74,11 +78,31 @@ def read(entries: Sequence[Entry], zip_timezone: tzinfo | None = None) -> LmsDow
         stamp = _entry_time(e, zip_timezone)
         if sub.submitted_at is None or stamp > sub.submitted_at:
             sub.submitted_at = stamp
-    roster = [RosterEntry(s.student, s.name or "", s.folder, display_id=s.student) for s in subs.values()]
+    roster = {s.student: RosterEntry(s.student, s.name or "", s.folder, display_id=s.student) for s in subs.values()}
+    roster.update(listed)
     for s in subs.values():
         if not s.files:
             problems.append(LmsProblem(s.folder, ProblemKind.NO_ATTACHMENT, "only online text, no file"))
-    return LmsDownload(Lms.MOODLE, sorted((s for s in subs.values() if s.files), key=lambda s: s.student), sorted(roster, key=lambda r: r.student), problems)
+    return LmsDownload(Lms.MOODLE, sorted((s for s in subs.values() if s.files), key=lambda s: s.student), sorted(roster.values(), key=lambda r: r.student), problems)
+
+
+def read_worksheet_roster(data: bytes) -> list[RosterEntry] | None:
+    """Everyone on a grading worksheet (None: not a worksheet), students without a submission included."""
+    try:
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    except (UnicodeDecodeError, csv.Error):
+        return None
+    if not rows or "Identifier" not in rows[0]:
+        return None
+    ident = rows[0].index("Identifier")
+    name = rows[0].index("Full name") if "Full name" in rows[0] else None
+    roster = []
+    for row in rows[1:]:
+        if len(row) > ident and row[ident].startswith("Participant "):
+            student = row[ident].removeprefix("Participant ").strip()
+            full = row[name] if name is not None and len(row) > name else ""
+            roster.append(RosterEntry(student, full, f"{full}_{student}", display_id=student))
+    return roster
 
 
 def _entry_time(e: Entry, zone: tzinfo | None) -> datetime:
