@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from .model import Entry, Lms, LmsDownload, LmsProblem, LmsSubmission, ProblemKind, RosterEntry
+from .scores import ExportRow
 
 NAME = re.compile(r"^(?:(?P<name>[^\W_]+)_)?(?:(?P<late>LATE|late)_)?(?P<id>\d+|anon_[A-Za-z0-9]+)_(?P<attachment>\d+)_(?P<file>.+)$")
 IMPORT_HEADER = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -75,7 +76,7 @@ def read_gradebook_roster(data: bytes) -> list[RosterEntry] | None:
     return roster
 
 
-def write_import(title: str, roster: Sequence[RosterEntry], grades: dict[str, "ExportRow"], max_score: float, assignment_id: str | None = None) -> bytes:  # noqa: F821
+def write_import(title: str, roster: Sequence[RosterEntry], grades: dict[str, ExportRow], max_score: float, assignment_id: str | None = None) -> bytes:
     """The gradebook import CSV; without ``assignment_id`` Canvas offers to create the column."""
     column = f"{title} ({assignment_id})" if assignment_id else title
     buffer = io.StringIO()

@@ -35,6 +35,7 @@ from pathlib import PurePosixPath
 import nh3
 
 from .model import Entry, Lms, LmsDownload, LmsProblem, LmsSubmission, ProblemKind, RosterEntry
+from .scores import ExportRow
 
 PREFIX = re.compile(r"^(?P<name>.*)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+?)(?:_(?P<file>.+))?$")
 WORKSHEET_HEADER = ["Identifier", "Full name", "Status", "Grade", "Maximum Grade", "Grade can be changed", "Feedback comments"]
@@ -112,7 +113,7 @@ def _entry_time(e: Entry, zone: tzinfo | None) -> datetime:
     return e.modified
 
 
-def write_worksheet(roster: Sequence[RosterEntry], grades: dict[str, "ExportRow"], max_score: float) -> bytes:  # noqa: F821
+def write_worksheet(roster: Sequence[RosterEntry], grades: dict[str, ExportRow], max_score: float) -> bytes:
     """The grading worksheet Moodle's "Upload grading worksheet" imports."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

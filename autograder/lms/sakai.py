@@ -40,6 +40,7 @@ from pathlib import PurePosixPath
 import nh3
 
 from .model import Entry, Lms, LmsDownload, LmsProblem, LmsSubmission, ProblemKind, RosterEntry
+from .scores import ExportRow
 
 STUDENT_FOLDER = re.compile(r"^(?P<sort>[^/]*)\((?P<eid>[^()/]+)\)$")
 ATTACHMENTS = "Submission attachment(s)"
@@ -161,7 +162,7 @@ def _grades_csv(title: str, rows: Iterable[list[str]]) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def write_upload(title: str, roster: Sequence[RosterEntry], grades: dict[str, "ExportRow"]) -> bytes:  # noqa: F821
+def write_upload(title: str, roster: Sequence[RosterEntry], grades: dict[str, ExportRow]) -> bytes:
     """The "Upload All" zip: ``<title>/grades.csv`` and, per graded student, their folder
     with ``comments.txt`` and ``Feedback Attachment(s)/feedback.html``."""
     buffer = io.BytesIO()

@@ -65,6 +65,8 @@ class ExportRow:
         text += f"、最終 {self.grade_text()} 点。"
         if self.manual_pending:
             text += " 手動採点がまだ終わっていない設問があります。"
+        if self.manual_comments:
+            text += " " + " / ".join(self.manual_comments)
         return text
 
 

@@ -6,7 +6,7 @@ import base64
 import copy
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
