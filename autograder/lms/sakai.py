@@ -20,10 +20,15 @@ sakaiproject/assignment/impl/AssignmentServiceImpl.java``, ``zipSubmissions``, a
         feedbackText.html                     the instructor's inline feedback so far
         Feedback Attachment(s)/               the instructor's feedback files so far
 
-"Upload All" takes the same structure back: ``grades.csv`` with the grade column filled,
-``comments.txt`` as the feedback comment and the files under ``Feedback Attachment(s)/``
-as feedback attachments, matched by the eid in the folder name and the ID column. A
-student without a submission keeps an empty grade (Sakai leaves an empty grade ungraded).
+"Upload All" takes the structure of a Download All back (Sakai's help, e.g. rSmart's
+"Assignments > How to Grade Assignments in Bulk", support.apu.edu/hc/en-us/articles/221900888:
+the boxes ticked at download decide how the zip must be organised for the upload): the
+grade in column 5 of ``grades.csv`` for the eid in column 2 (rows after the three header
+rows), ``comments.txt`` as the feedback comment and the files in ``Feedback Attachment(s)/``
+as feedback attachments of the student named by the ``(eid)`` in the folder name. A student
+without a submission keeps an empty grade (Sakai leaves an empty grade ungraded). The
+upload side (``AssignmentAction`` in Sakai's assignment tool) was not re-read for this
+module; ``read_upload_grades`` parses the file the way described here.
 """
 
 from __future__ import annotations
