@@ -13,11 +13,12 @@ from datetime import tzinfo
 
 from . import canvas, moodle, sakai
 from .export import ExportFormat, export, final_scores
+from .handin import LmsFields, handins
 from .model import Entry, Lms, LmsDownload, LmsProblem, LmsSubmission, ProblemKind, RosterEntry
 from .scores import ExportRow, read_rows
 
 __all__ = [
-    "Entry", "ExportFormat", "ExportRow", "Lms", "LmsDownload", "LmsProblem", "LmsSubmission",
+    "Entry", "ExportFormat", "ExportRow", "Lms", "LmsDownload", "LmsFields", "handins", "LmsProblem", "LmsSubmission",
     "ProblemKind", "RosterEntry", "detect", "download", "export", "final_scores", "read", "read_rows",
 ]
 

@@ -53,7 +53,7 @@ def read(entries: Sequence[Entry]) -> LmsDownload:
         student = match["id"]
         prefix = name[: match.start("attachment") - 1]
         sub = subs.setdefault(student, LmsSubmission(student, match["name"] or None, None, None, [], prefix, late_flag=False))
-        sub.files.append((e.path, e.data))
+        sub.add_file(e)
         sub.late_flag = sub.late_flag or bool(match["late"])
     roster = {s.student: RosterEntry(s.student, s.name or "", s.folder, display_id=s.student) for s in subs.values()}
     roster.update(listed)

@@ -31,6 +31,12 @@ class LmsSubmission:
     files: list[tuple[str, bytes]]  # (path inside the download, content)
     folder: str  # the student's folder (or file-name prefix) in the download
     late_flag: bool | None = None  # the LMS's own "late" marker, where it writes one
+    modified: datetime | None = None  # newest file time in the download (not a submission time)
+
+    def add_file(self, entry: Entry) -> None:
+        self.files.append((entry.path, entry.data))
+        if self.modified is None or entry.modified > self.modified:
+            self.modified = entry.modified
 
 
 @dataclass(frozen=True)

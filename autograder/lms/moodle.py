@@ -75,7 +75,7 @@ def read(entries: Sequence[Entry], zip_timezone: tzinfo | None = None) -> LmsDow
         if match["plugin"] != "file" or not (below or match["file"]):
             problems.append(LmsProblem(e.path, ProblemKind.UNRECOGNISED, f"submission plugin {match['plugin']!r} is not a file upload"))
             continue
-        sub.files.append((e.path, e.data))
+        sub.add_file(e)
         stamp = _entry_time(e, zip_timezone)
         if sub.submitted_at is None or stamp > sub.submitted_at:
             sub.submitted_at = stamp

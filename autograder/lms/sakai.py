@@ -124,7 +124,7 @@ def read(entries: Sequence[Entry]) -> LmsDownload:
         sub = by_folder.setdefault(folder, LmsSubmission(match["eid"], _name(sort_name), None, None, [], folder))
         head = below[0]
         if head == ATTACHMENTS and len(below) > 1:
-            sub.files.append((e.path, e.data))
+            sub.add_file(e)
         elif head == "timestamp.txt":
             try:
                 sub.submitted_at = parse_timestamp(e.data.decode("utf-8", errors="replace"))

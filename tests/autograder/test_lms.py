@@ -99,3 +99,22 @@ def test_file_outside_the_layout_is_reported_with_the_reason():
 def test_committed_demo_downloads_are_what_the_generator_makes():
     for rel, data in demo_lms.generate(REPO).items():
         assert (REPO / rel).read_bytes() == data, f"{rel} is stale: run python -m autograder.demo_lms"
+
+
+def test_handins_give_the_pipeline_one_notebook_per_student_with_lms_fields():
+    got = lms.download(entries("sakai"), lms.Lms.SAKAI)
+    subs, fields, problems = lms.handins(got, "B1-1")
+    assert [s.student for s in subs] == ["s1001", "s1002", "s1003", "s1004", "s1019"]
+    assert subs[2].modified == datetime(2026, 12, 2, 16, 0, tzinfo=UTC)
+    assert fields["s1002"].as_dict() == {"submitted_at": "2026-12-01T12:30:00+00:00", "comment": "後半は時間が足りませんでした。", "lms_late": None}
+    assert problems == [{"student": "s1020", "problem": "no submission"}]
+
+
+def test_handins_report_extra_files_and_keep_the_notebook_named_for_the_assignment():
+    download = lms.download(
+        [E("A/Doe, Jane(jd1)/Submission attachment(s)/notes.ipynb", b"{}"), E("A/Doe, Jane(jd1)/Submission attachment(s)/B1-1.ipynb", b"{}"), E("A/Doe, Jane(jd1)/Submission attachment(s)/x.pdf", b"%")],
+        lms.Lms.SAKAI,
+    )
+    subs, _, problems = lms.handins(download, "B1-1")
+    assert subs[0].origin.endswith("/B1-1.ipynb")
+    assert {p["problem"] for p in problems} == {"not a notebook, ignored", "duplicate submissions"}
