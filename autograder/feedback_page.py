@@ -21,9 +21,11 @@ import base64
 import binascii
 import html
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from pathlib import Path
 
 import nh3
 from markdown_it import MarkdownIt
@@ -211,6 +213,34 @@ def _summary(data: FeedbackData, t: dict) -> str:
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     notes = "".join(f'<div class="comment"><b>{t["comment"]}:</b> {_pre(c)}</div>' for c in data.comments)
     return f"<table>{body}</table>{notes}"
+
+
+def write_pages(
+    course_root: Path,
+    assignment: str,
+    db_url: str,
+    out_dir: Path,
+    outcomes: Mapping[str, LateOutcome | None] | None = None,
+    submitted_at: Mapping[str, datetime] | None = None,
+    lang: Lang = Lang.JA,
+) -> dict[str, str]:
+    """A page for every notebook in ``autograded/<student>/<a>/<a>.ipynb`` that the gradebook
+    has grades for, written to ``out_dir/<student>.html``; returns student -> page."""
+    import nbformat
+    from nbgrader.api import MissingEntry
+
+    pages = {}
+    for path in sorted((course_root / "autograded").glob(f"*/{assignment}/{assignment}.ipynb")):
+        student = path.parts[-3]
+        try:
+            grades = grades_from_gradebook(db_url, assignment, student)
+        except MissingEntry:
+            continue
+        data = FeedbackData(student, assignment, grades, (outcomes or {}).get(student), (submitted_at or {}).get(student))
+        pages[student] = render(nbformat.read(path, as_version=4), data, lang)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / f"{student}.html").write_text(pages[student], encoding="utf-8")
+    return pages
 
 
 def render(nb, data: FeedbackData, lang: Lang = Lang.JA) -> str:

@@ -86,21 +86,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     db_url = _db_url(args)
     out = _out(args)
     rows = lms.final_scores(db_url, args.assignment, roster, policy, times, flags)
-    pages = {}
-    lang = feedback_page.Lang(args.feedback_lang)
-    for student, nb in _autograded(course, args.assignment).items():
-        if student not in rows or not rows[student].graded:
-            continue
-        row = rows[student]
-        data = feedback_page.FeedbackData(
-            student, args.assignment, feedback_page.grades_from_gradebook(db_url, args.assignment, student), row.outcome, row.submitted_at
-        )
-        pages[student] = feedback_page.render(nb, data, lang)
-        (out / "feedback-pages").mkdir(parents=True, exist_ok=True)
-        (out / "feedback-pages" / f"{student}.html").write_text(pages[student], encoding="utf-8")
+    graded = {s: r for s, r in rows.items() if r.graded}
+    pages = feedback_page.write_pages(
+        course, args.assignment, db_url, out / "feedback-pages",
+        {s: r.outcome for s, r in graded.items()}, {s: r.submitted_at for s, r in graded.items() if r.submitted_at},
+        feedback_page.Lang(args.feedback_lang),
+    )
+    pages = {s: page for s, page in pages.items() if s in graded}
     path = lms.export(args.lms, args.assignment, db_url, out, roster, policy, times, flags, pages, args.title, args.canvas_assignment_id)
-    graded = sum(1 for r in rows.values() if r.graded)
-    print(f"{path}: {graded} graded, {len(rows) - graded} without a submission (empty grade), {len(pages)} feedback pages")
+    print(f"{path}: {len(graded)} graded, {len(rows) - len(graded)} without a submission (empty grade), {len(pages)} feedback pages")
     if policy:
         print(f"  late rule: {policy.describe()}")
     return 0
@@ -129,9 +123,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     final = None
     db = _db_url(args)
     if args.db_url or (course / "gradebook.db").is_file():
-        students = list(_report_json(args).get("students", {}))
+        students = _report_json(args).get("students", {})
+        times = {s: datetime.fromisoformat(d["submitted_at"]) for s, d in students.items() if d.get("submitted_at")}
         policy = late.policy_from_args(args)
-        rows = lms.read_rows(db, args.assignment, students, policy) if students else {}
+        rows = lms.read_rows(db, args.assignment, list(students), policy, times) if students else {}
         final = {s: r.final for s, r in rows.items() if r.final is not None} or None
     source = course / "source" / args.assignment / f"{args.assignment}.ipynb"
     hidden = class_report.hidden_test_ids(nbformat.read(source, as_version=4)) if source.is_file() else set()
