@@ -20,23 +20,24 @@ long enough (any shared run of at least k + w - 1 units is guaranteed to be foun
   numbers ``N``, strings ``S``; k = 5 tokens, w = 4.
 
 Chosen: copydetect. Measured on the test class (``tests/autograder/test_similarity.py``:
-the demo's full and half answers, a copied pair, a copied pair with every variable renamed
-and the spacing changed, independent correct answers written three different ways), pair
-scores, most similar first:
+the demo's full answer and its half answer (one one-line function), a copied pair, a
+copied pair with every variable renamed and the spacing changed, independent correct
+answers written three different ways), release lines removed, pair scores:
 
-=================  ===========  ============  ========================================
-method             copied pair  renamed pair  highest pair of independent answers
-=================  ===========  ============  ========================================
-copydetect (k=20)  1.00         0.95          0.27 (the half answer vs. a full one)
-tokens (k=5, w=4)  1.00         0.95          0.21
-=================  ===========  ============  ========================================
+=================  ===========  ============  ===================  ==========================
+method             copied pair  renamed pair  highest independent  full vs. one-liner answer
+=================  ===========  ============  ===================  ==========================
+copydetect (k=20)  1.00         0.97          0.08                 0.00
+tokens (k=5, w=4)  1.00         0.94          0.20                 0.35
+=================  ===========  ============  ===================  ==========================
 
-Both rank the two copied pairs first with a wide margin; the hand-written token method
-separates slightly better on this class, but copydetect is a maintained, tested package,
-works for any language Pygments knows, and returns the copied character ranges that the
-side-by-side view marks, so it is the default; the token method stays as the documented
-cross-check (``--method tokens``). A pair's score is the mean of the two students' shares
-of answer text found in the other's.
+Both rank the two copied pairs first. copydetect separates them more widely from
+independent work, does not inflate a pair because one student wrote a single short line
+the other also wrote, is a maintained and tested package, and returns the copied
+character ranges the side-by-side view marks; so it is the default. The token method
+stays as the documented cross-check (``--method tokens``). A pair's score is the mean of
+the two students' shares of answer text found in the other's. Identical submissions
+score 1.00 (the demo's correct notebooks are all the same generated solution).
 """
 
 from __future__ import annotations
@@ -96,8 +97,21 @@ def answer_cells(nb) -> dict[str, str]:
     return out
 
 
-def answers_from_notebooks(notebooks: dict[str, object]) -> list[Answer]:
-    return [Answer(student, answer_cells(nb)) for student, nb in sorted(notebooks.items())]
+def without_release_lines(code: str, release_code: str) -> str:
+    """``code`` without the lines it shares verbatim (ignoring indentation) with the release cell."""
+    given = {line.strip() for line in release_code.splitlines() if line.strip()}
+    return "\n".join(line for line in code.splitlines() if line.strip() not in given).strip("\n")
+
+
+def answers_from_notebooks(notebooks: dict[str, object], release_nb=None) -> list[Answer]:
+    """Each student's answer cells; with ``release_nb``, the release's own lines (signature,
+    docstring, stub) are taken out first, so the view shows only what the student wrote."""
+    release = answer_cells(release_nb) if release_nb is not None else {}
+    out = []
+    for student, nb in sorted(notebooks.items()):
+        cells = {gid: without_release_lines(code, release.get(gid, "")) for gid, code in answer_cells(nb).items()}
+        out.append(Answer(student, cells))
+    return out
 
 
 # --------------------------------------------------------------------------- tokens method

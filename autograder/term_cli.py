@@ -89,7 +89,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     graded = {s: r for s, r in rows.items() if r.graded}
     pages = feedback_page.write_pages(
         course, args.assignment, db_url, out / "feedback-pages",
-        {s: r.outcome for s, r in graded.items()}, {s: r.submitted_at for s, r in graded.items() if r.submitted_at},
+        {s: r.outcome for s, r in graded.items()},
+        {s: r.submitted_at.astimezone(policy.due.tzinfo) if policy else r.submitted_at for s, r in graded.items() if r.submitted_at},
         feedback_page.Lang(args.feedback_lang),
     )
     pages = {s: page for s, page in pages.items() if s in graded}
@@ -108,7 +109,7 @@ def cmd_similarity(args: argparse.Namespace) -> int:
         return 2
     release = nbformat.read(course / "release" / args.assignment / f"{args.assignment}.ipynb", as_version=4)
     boilerplate = similarity.release_boilerplate(release)
-    answers = similarity.answers_from_notebooks(notebooks)
+    answers = similarity.answers_from_notebooks(notebooks, release)
     pairs = similarity.compare(answers, boilerplate, similarity.Method(args.method))
     paths = similarity.write_outputs(pairs, answers, _out(args), boilerplate, args.top)
     for p in pairs[: min(5, len(pairs))]:

@@ -62,7 +62,7 @@ def answers(release):
     notebooks = {s: nbformat.read(demo / f"{s}_B1-1.ipynb", as_version=4) for s in ("s1001", "s1002")}
     for student, bodies in {"s2001": COPIED, "s2002": RENAMED, "s2003": LOOPS, "s2004": COMPACT}.items():
         notebooks[student] = _answered(release, bodies)
-    return sim.answers_from_notebooks(notebooks)
+    return sim.answers_from_notebooks(notebooks, release)
 
 
 @pytest.mark.parametrize("method", list(sim.Method))
@@ -78,6 +78,11 @@ def test_boilerplate_alone_makes_no_one_similar(release):
     stub = sim.answer_cells(release)
     pairs = sim.compare([sim.Answer("x", stub), sim.Answer("y", stub)], sim.release_boilerplate(release))
     assert pairs[0].score == 0.0
+
+
+def test_release_lines_are_taken_out_of_the_answers(answers):
+    code = {a.student: a for a in answers}["s2003"].cells["softmax"]
+    assert code.startswith("    result = np.empty_like") and "Row-wise softmax" not in code
 
 
 def test_renaming_identifiers_does_not_change_the_token_stream():
