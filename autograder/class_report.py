@@ -29,6 +29,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from .late import LateOutcome
+
 UPPER_LOWER = 0.27
 FLAG_STATUSES = {"review", "partial", "error", "invalid"}
 NO_ID_PROBLEMS = {"unknown student", "unusable student id"}
@@ -142,9 +144,15 @@ def without_id(report: dict) -> list[dict]:
     return [p for p in report.get("ingest_problems", []) if p.get("problem") in NO_ID_PROBLEMS]
 
 
-def render(report: dict, final_scores: Mapping[str, float] | None = None, hidden: set[str] = frozenset()) -> str:
+def render(
+    report: dict,
+    final_scores: Mapping[str, float] | None = None,
+    hidden: set[str] = frozenset(),
+    late: Mapping[str, LateOutcome] | None = None,
+) -> str:
     """The page. ``final_scores``: totals from the gradebook (manual grades, late penalty)
-    to use instead of the autograder's; ``hidden``: grade ids of hidden tests."""
+    to use instead of the autograder's; ``hidden``: grade ids of hidden tests; ``late``:
+    the late rule's outcome per student (a "Late submissions" table)."""
     students = report.get("students", {})
     totals = _totals(report, final_scores)
     max_score = max((float(d.get("max_score", 0)) for d in students.values()), default=0.0)
@@ -172,6 +180,18 @@ def render(report: dict, final_scores: Mapping[str, float] | None = None, hidden
             f'<h2 id="time">Grading time</h2><p>mean {statistics.fmean(seconds):.1f} s, median {statistics.median(seconds):.1f} s, '
             f"max {max(seconds):.1f} s per submission; whole run {float(report.get('seconds', 0)):.0f} s</p>" + time_histogram(seconds)
         )
+    late_rows = sorted((s, o) for s, o in (late or {}).items() if o is not None and o.late)
+    if late is not None:
+        parts.append(f'<h2 id="late">Late submissions ({len(late_rows)})</h2>')
+        parts.append(
+            _table(
+                ["student", "hours late", "penalty", "final"],
+                [[_e(s), f"{o.lateness.total_seconds() / 3600:.1f}", f"{o.percent:g} % (-{o.penalty:g})" if not o.after_hard_deadline else "after the hard deadline", f"{o.final:g}"] for s, o in late_rows],
+                "late",
+            )
+            if late_rows
+            else "<p>none</p>"
+        )
     flags = flagged(report)
     parts.append(f'<h2 id="flagged">Flagged for review or with problems ({len(flags)})</h2>')
     parts.append(_table(["student", "status", "what"], [[_e(s), _e(st), "<br>".join(_e(i) for i in items)] for s, st, items in flags], "flagged") if flags else "<p>none</p>")
@@ -185,14 +205,20 @@ def render(report: dict, final_scores: Mapping[str, float] | None = None, hidden
     )
 
 
-def write(report_json: Path, out: Path | None = None, final_scores: Mapping[str, float] | None = None, hidden: set[str] = frozenset()) -> Path:
+def write(
+    report_json: Path,
+    out: Path | None = None,
+    final_scores: Mapping[str, float] | None = None,
+    hidden: set[str] = frozenset(),
+    late: Mapping[str, LateOutcome] | None = None,
+) -> Path:
     """Read ``report.json``, write ``report.html`` next to it (or to ``out``)."""
     try:
         report = json.loads(report_json.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read {report_json} ({exc}); run course-grade grade first") from exc
     target = out or report_json.with_name("report.html")
-    target.write_text(render(report, final_scores, hidden), encoding="utf-8")
+    target.write_text(render(report, final_scores, hidden, late), encoding="utf-8")
     return target
 
 

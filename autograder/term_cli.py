@@ -122,6 +122,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     course = Path(args.course).resolve()
     report_json = course / "grading-output" / args.assignment / "report.json"
     final = None
+    outcomes = None
     db = _db_url(args)
     if args.db_url or (course / "gradebook.db").is_file():
         students = _report_json(args).get("students", {})
@@ -129,10 +130,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         policy = late.policy_from_args(args)
         rows = lms.read_rows(db, args.assignment, list(students), policy, times) if students else {}
         final = {s: r.final for s, r in rows.items() if r.final is not None} or None
+        outcomes = {s: r.outcome for s, r in rows.items() if r.outcome is not None} if policy else None
     source = course / "source" / args.assignment / f"{args.assignment}.ipynb"
     hidden = class_report.hidden_test_ids(nbformat.read(source, as_version=4)) if source.is_file() else set()
     try:
-        path = class_report.write(report_json, (_out(args) / "report.html") if args.out else None, final, hidden)
+        path = class_report.write(report_json, (_out(args) / "report.html") if args.out else None, final, hidden, outcomes)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

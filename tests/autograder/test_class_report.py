@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 from conftest import screenshot
 
 from autograder import class_report as cr
+from autograder import late
 
 TESTS = {"test_visible": 2.0, "test_hidden": 3.0, "test_easy": 1.0}
 
@@ -66,6 +68,13 @@ def test_gradebook_totals_replace_the_autograders(report):
 def test_flagged_and_unidentified_submissions_are_listed(report):
     assert [s for s, _, _ in cr.flagged(report)] == ["s03", "s07"]
     assert [p["file"] for p in cr.without_id(report)] == ["B1-1.ipynb", "<img src=x onerror=alert(1)>.ipynb"]
+
+
+def test_late_submissions_are_listed_with_hours_and_penalty(report):
+    policy = late.policy_from_strings("2026-12-01T23:59+09:00", "10%/day", "50%")
+    outcomes = {"s01": late.apply(policy, 4.0, datetime(2026, 12, 2, 16, 0, tzinfo=timezone.utc)), "s02": late.apply(policy, 3.0, None)}
+    page = cr.render(report, late=outcomes)
+    assert "Late submissions (1)" in page and "<td>s01</td><td>25.0</td><td>20 % (-0.8)</td><td>3.2</td>" in page
 
 
 def test_write_reads_report_json_and_writes_report_html(report, tmp_path):
