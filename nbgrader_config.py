@@ -4,15 +4,17 @@ edited by hand); submitted/, autograded/, feedback/ and gradebook.db are local s
 
 import os
 
+from autograder.options import CELL_TIMEOUT
+
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = "dl-course"
 
 # Notebooks run in grading mode (course_utils keeps a small data subset and caps
-# epochs), so a whole notebook executes in well under a minute. The per-cell limit
-# covers the TensorFlow import and the longest grading-mode training cell with room.
-c.ExecutePreprocessor.timeout = 120
+# epochs), so a whole notebook executes in well under a minute. The per-cell limit is
+# course-grade's own (autograder/options.py), so plain nbgrader runs behave the same.
+c.ExecutePreprocessor.timeout = CELL_TIMEOUT
 c.ExecutePreprocessor.interrupt_on_timeout = True
 c.ExecutePreprocessor.kernel_name = "python3"
 

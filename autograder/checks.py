@@ -21,7 +21,7 @@ from enum import Enum
 
 from nbformat import NotebookNode
 
-from .sandbox_kernel import neutralize_magics
+from . import cells
 
 
 class Kind(Enum):
@@ -555,11 +555,7 @@ def _expose_magic_code(source: str) -> str:
 
 
 def _parse(cell: NotebookNode) -> ast.Module | None:
-    source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
-    try:
-        return ast.parse(neutralize_magics(_expose_magic_code(source)))
-    except (SyntaxError, ValueError):
-        return None
+    return cells.parse(_expose_magic_code(cells.source(cell)))
 
 
 def review(nb: NotebookNode, instructor_names: set[str]) -> list[Finding]:
@@ -568,8 +564,7 @@ def review(nb: NotebookNode, instructor_names: set[str]) -> list[Finding]:
     trees = {i: _parse(c) for i, c in enumerate(nb.cells) if c.cell_type == "code"}
     module = _module_scope([t for t in trees.values() if t is not None])
     for index, tree in trees.items():
-        meta = nb.cells[index].get("metadata", {}).get("nbgrader", {})
-        if tree is None or meta.get("locked"):
+        if tree is None or cells.nbgrader_meta(nb.cells[index]).get("locked"):
             continue
         reviewer = _Reviewer(index, module, instructor_names, findings)
         for statement in tree.body:
@@ -579,17 +574,4 @@ def review(nb: NotebookNode, instructor_names: set[str]) -> list[Finding]:
 
 def instructor_names(release_nb: NotebookNode) -> set[str]:
     """Modules, functions and classes bound by the instructor's locked code cells."""
-    names: set[str] = set()
-    for cell in release_nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("locked") and not meta.get("grade"):
-            try:
-                tree = ast.parse(neutralize_magics(cell.source))
-            except SyntaxError:
-                continue
-            for node in tree.body:
-                if isinstance(node, (ast.Import, ast.ImportFrom)):
-                    names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-                elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    names.add(node.name)
-    return names
+    return cells.instructor_names(release_nb)

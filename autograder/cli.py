@@ -4,38 +4,30 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from . import pipeline
-from .ingest import DEFAULT_ID_PATTERN
+from . import options, pipeline
+from .environment import grader_env
+from .ingest import RosterError
+from .nbconfig import Stage, nbgrader_config
+from .nbgrader_runs import Converter, convert
+from .options import Options
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _generate(root: Path, assignments: list[str], release_dir: Path) -> None:
     """nbgrader generate_assignment for each assignment, output in ``release_dir``."""
-    for a in assignments:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "nbgrader",
-                "generate_assignment",
-                a,
-                "--force",
-                "--no-db",
-                f"--CourseDirectory.root={root}",
-                f"--CourseDirectory.release_directory={release_dir}",
-            ],
-            cwd=root,
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            raise SystemExit(f"nbgrader generate_assignment {a} failed:\n{proc.stdout}{proc.stderr}")
+    release_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "generate.log"
+        for a in assignments:
+            opts = Options(assignment=a, submissions=Path(tmp), course_root=root)
+            done = convert(Converter.GENERATE_ASSIGNMENT, nbgrader_config(opts, Stage.RELEASE, release_dir=release_dir), log=log, env=grader_env())
+            if done.exitcode != 0:
+                raise SystemExit(f"nbgrader generate_assignment {a} failed:\n{log.read_text(errors='replace')}")
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -66,19 +58,20 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
-def _options(args: argparse.Namespace, assignment: str, submissions: Path, out: Path | None) -> pipeline.Options:
-    return pipeline.Options(
+def _options(args: argparse.Namespace, assignment: str, submissions: Path, out: Path | None) -> Options:
+    return Options(
         assignment=assignment,
         submissions=submissions,
         course_root=Path(args.course).resolve(),
         out=out,
         jobs=args.jobs,
         roster=Path(args.roster) if getattr(args, "roster", None) else None,
-        id_pattern=getattr(args, "id_pattern", DEFAULT_ID_PATTERN),
+        id_pattern=getattr(args, "id_pattern", options.ID_PATTERN),
         students=set(args.student) if getattr(args, "student", None) else None,
         db_url=args.db_url,
         cell_timeout=args.cell_timeout,
         memory_mb=args.memory_mb,
+        job_timeout=args.job_timeout,
         train_size=args.train_size,
         test_size=args.test_size,
         epochs=args.epochs,
@@ -107,7 +100,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return 2
     try:
         outcome = pipeline.grade(_options(args, args.assignment, submissions, Path(args.out) if args.out else None))
-    except pipeline.GradingError as exc:
+    except (pipeline.GradingError, RosterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _report(outcome)
@@ -127,13 +120,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--course", default=str(REPO), help="course directory (source/, release/, nbgrader_config.py); default: this repository")
-    p.add_argument("--jobs", "-j", type=int, default=2, help="submissions executed at once (default 2)")
+    d = options.default
+    p.add_argument("--jobs", "-j", type=int, default=d("jobs"), help="submissions executed at once (default %(default)s)")
     p.add_argument("--db-url", help="gradebook URL for nbgrader, e.g. postgresql://user@host/db (default: sqlite gradebook.db)")
-    p.add_argument("--cell-timeout", type=int, default=60, help="seconds a cell may run (default 60)")
-    p.add_argument("--memory-mb", type=int, default=3072, help="memory a notebook's kernel may use (default 3072)")
-    p.add_argument("--train-size", type=int, default=256, help="training samples per dataset in grading mode (default 256)")
-    p.add_argument("--test-size", type=int, default=128, help="test samples per dataset in grading mode (default 128)")
-    p.add_argument("--epochs", type=int, default=1, help="epochs per training cell in grading mode (default 1)")
+    p.add_argument("--cell-timeout", type=int, default=d("cell_timeout"), help="seconds a cell may run (default %(default)s)")
+    p.add_argument("--memory-mb", type=int, default=d("memory_mb"), help="memory a notebook's kernel may use (default %(default)s)")
+    p.add_argument("--job-timeout", type=int, default=d("job_timeout"), help="seconds a whole notebook may take (default %(default)s)")
+    p.add_argument("--train-size", type=int, default=d("train_size"), help="training samples per dataset in grading mode (default %(default)s)")
+    p.add_argument("--test-size", type=int, default=d("test_size"), help="test samples per dataset in grading mode (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=d("epochs"), help="epochs per training cell in grading mode (default %(default)s)")
     p.add_argument("--no-isolation", action="store_true", help="run kernels without the sandbox (debugging only)")
     p.add_argument(
         "--no-zygote",
@@ -160,8 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment", help="assignment id, e.g. B2-2")
     p.add_argument("submissions", help="folder or .zip of .ipynb files (LMS download, Colab files)")
     p.add_argument("--out", help="output folder (default: grading-output/<assignment>)")
-    p.add_argument("--roster", help="CSV with an 'id' column: student ids are looked up in file and folder names")
-    p.add_argument("--id-pattern", default=DEFAULT_ID_PATTERN, help="regex with a (?P<student>...) group, applied to file names (default: text before the first '_')")
+    p.add_argument("--roster", help="CSV roster exported from the LMS or Excel (id column headed e.g. 'Student ID', '学籍番号', 'ID', 'EID', 'Username'; UTF-8 or Shift_JIS): student ids are looked up in file and folder names")
+    p.add_argument("--id-pattern", default=options.ID_PATTERN, help="regex with a (?P<student>...) group, applied to file names (default: text before the first '_')")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     _add_run_options(p)
     p.set_defaults(func=cmd_grade)

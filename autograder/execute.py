@@ -4,11 +4,13 @@ Plain nbgrader 0.9.6 drops a whole submission when its kernel dies or ignores th
 interrupt after a timeout. :class:`HardenedExecute` instead records what happened, stops
 executing, marks every cell that did not run with an error output (so its tests score 0
 instead of the full points an empty output would get) and lets nbgrader grade what ran.
-It also caps output while it arrives, kills a kernel that exceeds a memory limit, runs
-the kernel in the sandbox of :mod:`autograder.sandbox_kernel` and tells that kernel which
-cells are tests and which are the instructor's, so it can restore patched functions.
+It also caps output while it arrives, kills a kernel that exceeds a memory limit, starts
+the kernel with the environment it is given (nothing of the grader's own), and tells the
+kernel which cells are tests and which are the instructor's, so it can restore patched
+functions.
 
-Everything it observed is written as JSON to ``$COURSE_GRADE_EVENTS``.
+What it observed is in :attr:`HardenedExecute.events` (typed) and
+:attr:`HardenedExecute.isolation` after :meth:`~HardenedExecute.preprocess`.
 """
 
 from __future__ import annotations
@@ -23,20 +25,13 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer, Unicode
+from traitlets import Dict, Integer, Unicode
 
+from . import cells
+from .cells import CellRole
+from .options import CELL_OUTPUT_LIMIT, MEMORY_MB
+from .outcomes import EventKind, ExecutionEvent
 from .sandbox_kernel import REPORT_KEY, ROLE_KEY
-
-KERNEL_NAME = "course-grade"
-
-
-def cell_role(cell: NotebookNode) -> str:
-    meta = cell.metadata.get("nbgrader", {})
-    if meta.get("grade") and cell.cell_type == "code":
-        return "test"
-    if meta.get("locked") and not meta.get("solution"):
-        return "locked"
-    return "student"
 
 
 def _error_output(ename: str, evalue: str) -> NotebookNode:
@@ -46,18 +41,20 @@ def _error_output(ename: str, evalue: str) -> NotebookNode:
 class HardenedExecute(Execute):
     """Execute that survives timeouts, dead kernels, memory bombs and output floods."""
 
-    memory_limit_mb = Integer(4096, help="Kill the kernel when its memory (RSS) exceeds this.").tag(config=True)
-    cell_output_limit = Integer(200_000, help="Characters of output kept per cell; the rest is dropped.").tag(config=True)
+    memory_limit_mb = Integer(MEMORY_MB, help="Kill the kernel when its memory (RSS) exceeds this.").tag(config=True)
+    cell_output_limit = Integer(CELL_OUTPUT_LIMIT, help="Characters of output kept per cell; the rest is dropped.").tag(config=True)
     ipc_dir = Unicode("", help="Folder for the kernel's IPC sockets (empty: TCP on localhost).").tag(config=True)
+    kernel_env = Dict(help="The kernel's whole environment (empty: inherit the grader's).").tag(config=True)
+    isolation_status_file = Unicode("", help="Where the sandboxed kernel reports the isolation it achieved.").tag(config=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.events: list[dict[str, Any]] = []
+        self.events: list[ExecutionEvent] = []
         self._dead_reason: str | None = None
         self._watchdog_stop = threading.Event()
         self._memory_killed: str | None = None
         self._output_size: dict[int, int] = {}
-        self._role = "student"
+        self._role = CellRole.STUDENT
         self.isolation: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ kernel set-up
@@ -69,13 +66,18 @@ class HardenedExecute(Execute):
             km.ip = os.path.join(self.ipc_dir, "kernel")
         return km
 
+    async def async_start_new_kernel(self, **kwargs: Any) -> None:
+        if self.kernel_env:
+            kwargs.setdefault("env", dict(self.kernel_env))
+        await super().async_start_new_kernel(**kwargs)
+
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
         plain_execute = kc.execute
 
         def execute(code, *args, **kwargs):
             expressions = dict(kwargs.pop("user_expressions", None) or {})
-            expressions[ROLE_KEY] = self._role
+            expressions[ROLE_KEY] = self._role.value
             return plain_execute(code, *args, user_expressions=expressions, **kwargs)
 
         kc.execute = execute
@@ -83,6 +85,7 @@ class HardenedExecute(Execute):
         return kc
 
     # nbclient binds its sync wrappers to its own coroutines: rebind them to ours
+    start_new_kernel = run_sync(async_start_new_kernel)
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     def _kernel_pid(self) -> int | None:
@@ -121,8 +124,8 @@ class HardenedExecute(Execute):
 
     # ------------------------------------------------------------------ execution
 
-    def _record(self, kind: str, cell_index: int | None, detail: str) -> None:
-        self.events.append({"kind": kind, "cell": cell_index, "detail": detail})
+    def _record(self, kind: EventKind, cell_index: int | None, detail: str) -> None:
+        self.events.append(ExecutionEvent(kind, cell_index, detail))
 
     def preprocess(self, nb, resources=None, km=None):
         from nbclient import NotebookClient
@@ -130,7 +133,6 @@ class HardenedExecute(Execute):
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
-        started = time.monotonic()
         try:
             with self.setup_kernel():
                 info = self.wait_for_reply(self.kc.kernel_info())
@@ -141,22 +143,21 @@ class HardenedExecute(Execute):
                     if self._dead_reason is not None:
                         self._mark_not_run(cell, index)
                         continue
-                    self._role = cell_role(cell)
+                    self._role = cells.role(cell)
                     self.preprocess_cell(cell, resources, index)
         except Exception as exc:  # the kernel could not even start
-            self._record("kernel-error", None, f"{type(exc).__name__}: {exc}")
+            self._record(EventKind.KERNEL_ERROR, None, f"{type(exc).__name__}: {exc}")
             self._dead_reason = self._dead_reason or f"kernel failed: {exc}"
             for index, cell in enumerate(self.nb.cells):
                 if cell.cell_type == "code" and not cell.get("outputs"):
                     self._mark_not_run(cell, index)
         finally:
             self._watchdog_stop.set()
-            self._write_events(time.monotonic() - started)
         return self.nb, self.resources
 
     def _read_isolation_status(self) -> None:
         """What the sandbox achieved, read before any student code could rewrite it."""
-        path = os.environ.get("COURSE_GRADE_ISOLATION_STATUS")
+        path = self.isolation_status_file
         if not path:
             return
         for _ in range(50):
@@ -173,8 +174,8 @@ class HardenedExecute(Execute):
         if cell.cell_type != "code":
             return
         cell.outputs = [_error_output("NotExecuted", f"not run: {self._dead_reason}")]
-        if cell_role(cell) == "test":
-            self._record("not-run", index, self._dead_reason or "")
+        if cells.role(cell) is CellRole.TEST:
+            self._record(EventKind.NOT_RUN, index, self._dead_reason or "")
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         try:
@@ -182,13 +183,13 @@ class HardenedExecute(Execute):
         except DeadKernelError:
             reason = self._memory_killed or "the kernel died (crash, os._exit or a signal)"
             self._dead_reason = f"{reason} in cell {cell_index}"
-            self._record("kernel-died", cell_index, reason)
+            self._record(EventKind.KERNEL_DIED, cell_index, reason)
             cell.outputs = list(cell.get("outputs", [])) + [_error_output("DeadKernelError", reason)]
             return cell
         except CellTimeoutError as exc:
             reason = f"cell ran past {self.timeout} s and ignored the interrupt; kernel stopped"
             self._dead_reason = f"{reason} (cell {cell_index})"
-            self._record("timeout-ignored-interrupt", cell_index, str(exc).splitlines()[0] if str(exc) else reason)
+            self._record(EventKind.TIMEOUT_IGNORED_INTERRUPT, cell_index, str(exc).splitlines()[0] if str(exc) else reason)
             cell.outputs = list(cell.get("outputs", [])) + [_error_output("CellTimeoutError", reason)]
             try:
                 await self.km.shutdown_kernel(now=True)
@@ -205,10 +206,10 @@ class HardenedExecute(Execute):
         if content.get("ename") == "CellTimeoutError" or (
             content.get("status") == "error" and content.get("ename") == "KeyboardInterrupt"
         ):
-            self._record("timeout", index, f"cell ran past {self.timeout} s and was interrupted")
+            self._record(EventKind.TIMEOUT, index, f"cell ran past {self.timeout} s and was interrupted")
         restored = content.get(REPORT_KEY)
         if restored:
-            self._record("integrity-restored", index, ", ".join(restored))
+            self._record(EventKind.INTEGRITY_RESTORED, index, ", ".join(restored))
 
     def output(self, outs, msg, display_id, cell_index):
         if msg.get("msg_type") == "error":  # never dropped: a hidden failure would score full points
@@ -220,17 +221,7 @@ class HardenedExecute(Execute):
         self._output_size[cell_index] = total
         if total > self.cell_output_limit:
             if total - size <= self.cell_output_limit:
-                self._record("output-truncated", cell_index, f"output beyond {self.cell_output_limit} characters dropped")
+                self._record(EventKind.OUTPUT_TRUNCATED, cell_index, f"output beyond {self.cell_output_limit} characters dropped")
                 outs.append(NotebookNode(output_type="stream", name="stdout", text="\n[course-grade] further output dropped\n"))
             return None
         return super().output(outs, msg, display_id, cell_index)
-
-    def _write_events(self, seconds: float) -> None:
-        path = os.environ.get("COURSE_GRADE_EVENTS")
-        if not path:
-            return
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(
-                {"events": self.events, "seconds": round(seconds, 2), "dead": self._dead_reason, "isolation": self.isolation},
-                f,
-            )

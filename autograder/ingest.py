@@ -29,9 +29,10 @@ from pathlib import Path, PurePosixPath
 
 from nbformat import NotebookNode
 
+from .options import ID_PATTERN
 from .repair import MAX_NOTEBOOK_BYTES, InvalidSubmission, read_submission, too_large
 
-DEFAULT_ID_PATTERN = r"^(?P<student>[A-Za-z0-9][A-Za-z0-9.-]*)_"
+DEFAULT_ID_PATTERN = ID_PATTERN
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ASSIGNMENT_ID = re.compile(r"B\d-\d", re.IGNORECASE)
 COPY_NUMBER = re.compile(r"\((\d+)\)")

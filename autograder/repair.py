@@ -23,6 +23,8 @@ import nbformat
 import nbformat.validator
 from nbformat import NotebookNode
 
+from . import cells
+
 MAX_NOTEBOOK_BYTES = 64 << 20  # a notebook is refused, unparsed, above this size
 _DETAIL_CHARS = 300
 
@@ -164,8 +166,7 @@ class Repaired:
     notes: list[str] = field(default_factory=list)
 
 
-def _meta(cell: NotebookNode) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+_meta = cells.nbgrader_meta
 
 
 def _norm(source: str) -> str:
@@ -179,9 +180,7 @@ def _first_line(source: str) -> str:
     return ""
 
 
-def _source(cell: NotebookNode) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
+_source = cells.source
 
 
 def _new_cell(cell_type: str, source: str, metadata: dict) -> NotebookNode:

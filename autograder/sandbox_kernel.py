@@ -1,7 +1,8 @@
 """Kernel launcher for grading: isolate the process, then run a guarded IPython kernel.
 
-Started by the autograder's kernelspec as ``python -m autograder.sandbox_kernel -f CONN``
-with the sandbox settings in ``$COURSE_GRADE_SANDBOX`` (JSON). While still single-threaded:
+Started by the autograder's kernelspec as
+``python -m autograder.sandbox_kernel --sandbox CONFIG.json -f CONN`` (a
+:class:`~autograder.sandbox_config.SandboxConfig`). While still single-threaded:
 
 1. new mount and network namespaces (as root, or through an unprivileged user namespace);
 2. an empty tmpfs over every path in ``hide`` (gradebook, source notebooks with hidden
@@ -29,6 +30,10 @@ import stat
 import sys
 import tempfile
 
+from .cells import CellRole, bound_names
+from .cells import neutralize_magics as neutralize_magics  # re-exported for older callers
+from .sandbox_config import SANDBOX_ARG, SandboxConfig
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
@@ -43,9 +48,6 @@ MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
 
 ROLE_KEY = "__course_grade_role__"
-# set by autograder.zygote to the pid of the monitor of a kernel it forked: the monitor stays
-# until the kernel ends, so the kernel can safely ask to die with it (a uid switch clears this)
-DIE_WITH_PARENT: int | None = None
 REPORT_KEY = "course_grade_integrity"
 
 
@@ -154,36 +156,40 @@ def _hide(paths: list[str]) -> list[str]:
     return hidden
 
 
-def isolate(cfg: dict) -> dict:
-    """Apply the sandbox; return a description of what was achieved."""
+def isolate(cfg: SandboxConfig, die_with: int | None = None) -> dict:
+    """Apply the sandbox; return a description of what was achieved.
+
+    ``die_with``: the pid of the process this kernel must not outlive (the zygote's
+    monitor of a forked kernel); asked again after the uid switch, which clears it.
+    """
     status = {"namespaces": "none", "network": "host", "hidden": [], "uid": os.getuid(), "errors": []}
     as_root = os.geteuid() == 0
     try:
         status["namespaces"] = _enter_namespaces(as_root)
         status["network"] = "none (own network namespace)"
         _mount(None, "/", None, MS_REC | MS_PRIVATE)
-        switch = as_root and cfg.get("uid") is not None
-        status["exposed"] = _expose(cfg.get("needed", []), switch)
-        status["hidden"] = _hide(cfg.get("hide", []))
+        switch = as_root and cfg.uid is not None
+        status["exposed"] = _expose(cfg.needed, switch)
+        status["hidden"] = _hide(cfg.hide)
     except OSError as exc:
         status["errors"].append(str(exc))
-    limits = cfg.get("limits", {})
-    for name, value in limits.items():
+    for name, value in cfg.limits.items():
         res = getattr(resource, f"RLIMIT_{name.upper()}", None)
         if res is not None:
             try:
                 resource.setrlimit(res, (value, value))
             except (ValueError, OSError) as exc:
                 status["errors"].append(f"rlimit {name}: {exc}")
-    if as_root and cfg.get("uid") is not None:
-        uid, gid = int(cfg["uid"]), int(cfg.get("gid", cfg["uid"]))
+    if as_root and cfg.uid is not None:
+        uid = int(cfg.uid)
+        gid = int(cfg.gid if cfg.gid is not None else uid)
         os.setgroups([gid])
         os.setgid(gid)
         os.setuid(uid)
         status["uid"] = uid
-    if DIE_WITH_PARENT:
+    if die_with:
         die_with_parent()
-        if os.getppid() != DIE_WITH_PARENT:  # the monitor ended before we asked again
+        if os.getppid() != die_with:  # the monitor ended before we asked again
             os._exit(1)
     return status
 
@@ -243,54 +249,19 @@ def _trusted_prefixes() -> tuple[str, ...]:
     return tuple(p.rstrip(os.sep) + os.sep for p in prefixes if p)
 
 
-_TRUSTED: tuple[str, ...] = ()
-
-
-def _trusted(callback) -> bool:
-    """True for callbacks defined in installed libraries (matplotlib's inline flush...)."""
+def _is_trusted(callback, trusted: tuple[str, ...]) -> bool:
+    """True for callbacks defined under ``trusted`` prefixes (matplotlib's inline flush...)."""
     func = getattr(callback, "__func__", callback)
     module = sys.modules.get(getattr(func, "__module__", "") or "")
     path = getattr(module, "__file__", None) or ""
-    return bool(path) and os.path.abspath(path).startswith(_TRUSTED)
+    return bool(path) and os.path.abspath(path).startswith(trusted)
 
 
-def neutralize_magics(source: str) -> str:
-    """IPython magics and shell escapes become ``pass`` so that ``ast`` can parse a cell."""
-    lines = []
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        if stripped.startswith(("%", "!")):
-            line = line[: len(line) - len(stripped)] + "pass"
-        lines.append(line)
-    return "\n".join(lines)
+def make_kernel_class(trusted: tuple[str, ...] = ()):
+    """Build the guarded kernel class (imports ipykernel only when called).
 
-
-def _bound_names(code: str) -> set[str]:
-    """Top-level names a cell binds (imports, defs, classes, assignments)."""
-    import ast
-
-    try:
-        tree = ast.parse(neutralize_magics(code))
-    except SyntaxError:
-        return set()
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                names.add((alias.asname or alias.name).split(".")[0])
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for t in targets:
-                for sub in ast.walk(t):
-                    if isinstance(sub, ast.Name):
-                        names.add(sub.id)
-    return names
-
-
-def make_kernel_class():
-    """Build the guarded kernel class (imports ipykernel only when called)."""
+    ``trusted``: path prefixes of installed code whose IPython event callbacks are kept.
+    """
     import builtins
     import inspect
     import math
@@ -375,7 +346,7 @@ def make_kernel_class():
                 restored.append("AST transformers")
             for event, callbacks in shell.events.callbacks.items():
                 saved = self._events.get(event, [])
-                keep = [cb for cb in callbacks if cb in saved or _trusted(cb)]
+                keep = [cb for cb in callbacks if cb in saved or _is_trusted(cb, trusted)]
                 if len(keep) != len(callbacks):
                     shell.events.callbacks[event] = keep
                     restored.append(f"event callbacks ({event})")
@@ -388,7 +359,7 @@ def make_kernel_class():
 
         def _remember_locked(self, code: str) -> None:
             user_ns = self.shell.user_ns
-            for name in _bound_names(code):
+            for name in bound_names(code):
                 value = user_ns.get(name, _MISSING)
                 if value is not _MISSING and (
                     inspect.ismodule(value) or inspect.isfunction(value) or inspect.isclass(value) or inspect.isbuiltin(value)
@@ -399,11 +370,11 @@ def make_kernel_class():
             user_expressions = dict(user_expressions or {})
             role = user_expressions.pop(ROLE_KEY, None)
             restored: list[str] = []
-            if role == "test":
+            if role == CellRole.TEST.value:
                 self._snap_keras()
                 restored = self._restore()
             reply = await super().do_execute(code, silent, store_history, user_expressions, allow_stdin, **kwargs)
-            if role == "locked":
+            if role == CellRole.LOCKED.value:
                 self._snap_keras()
                 self._remember_locked(code)
             if restored:
@@ -413,16 +384,25 @@ def make_kernel_class():
     return GradingKernel
 
 
-def main(argv: list[str]) -> None:
-    cfg = json.loads(os.environ.get("COURSE_GRADE_SANDBOX", "{}"))
+def _sandbox_arg(argv: list[str]) -> tuple[SandboxConfig | None, list[str]]:
+    """The sandbox configuration named by ``--sandbox PATH``, and the remaining arguments."""
+    if SANDBOX_ARG not in argv:
+        return None, argv
+    at = argv.index(SANDBOX_ARG)
+    return SandboxConfig.read(argv[at + 1]), argv[:at] + argv[at + 2 :]
+
+
+def main(argv: list[str], die_with: int | None = None) -> None:
+    """Isolate this process as the sandbox configuration says, then run the guarded kernel."""
+    cfg, argv = _sandbox_arg(list(argv))
     conn_index = argv.index("-f") + 1 if "-f" in argv else None
     connection = None
     if conn_index is not None:
         with open(argv[conn_index]) as f:
             connection = f.read()
-    status = isolate(cfg) if cfg else {"namespaces": "none", "errors": ["no sandbox configured"]}
-    workdir = cfg.get("workdir")
-    if workdir:
+    status = isolate(cfg, die_with) if cfg else {"namespaces": "none", "errors": ["no sandbox configured"]}
+    if cfg is not None:
+        workdir = cfg.workdir
         os.chdir(workdir)
         for var, sub in (("HOME", ""), ("MPLCONFIGDIR", ".matplotlib"), ("IPYTHONDIR", ".ipython")):
             os.environ[var] = os.path.join(workdir, sub) if sub else workdir
@@ -431,15 +411,11 @@ def main(argv: list[str]) -> None:
             with open(own, "w") as f:
                 f.write(connection)
             argv[conn_index] = own
-    os.environ.pop("COURSE_GRADE_SANDBOX", None)
-    global _TRUSTED
-    _TRUSTED = _trusted_prefixes()
-    if cfg.get("status_file"):
-        with open(cfg["status_file"], "w") as f:
+        with open(cfg.status_file, "w") as f:
             json.dump(status, f)
     from ipykernel.kernelapp import IPKernelApp
 
-    IPKernelApp.launch_instance(argv=argv, kernel_class=make_kernel_class())
+    IPKernelApp.launch_instance(argv=argv, kernel_class=make_kernel_class(_trusted_prefixes()))
 
 
 if __name__ == "__main__":

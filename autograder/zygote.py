@@ -105,8 +105,7 @@ def _run_kernel(request: dict, fds: list[int], monitor: int) -> None:
         sys.argv = [argv[0], *args]
         from autograder import sandbox_kernel
 
-        sandbox_kernel.DIE_WITH_PARENT = monitor
-        sandbox_kernel.main(args)
+        sandbox_kernel.main(args, die_with=monitor)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -104,12 +104,29 @@ def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
     return proc
 
 
+IGNORED_IN_ARCHIVE = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".grading", "grading-output", "artifacts", "build", "dist"}
+
+
+def working_tree_files() -> list[str]:
+    """The checkout's files: git's list in a clone, the file tree in a source archive (no .git)."""
+    if (REPO / ".git").exists():
+        listed = run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"]).stdout
+        return list(filter(None, listed.split("\0")))
+    return [
+        path.relative_to(REPO).as_posix()
+        for path in sorted(REPO.rglob("*"))
+        if path.is_file()
+        and not IGNORED_IN_ARCHIVE & set(path.relative_to(REPO).parts)
+        and not any(part.endswith(".egg-info") for part in path.relative_to(REPO).parts)
+        and path.suffix != ".pyc"
+    ]
+
+
 def snapshot_repository(dest: Path) -> str:
     """A one-commit git repository holding this working tree (tracked and new, not ignored files)."""
     if shutil.which("git") is None:
         pytest.fail("git is not installed: pip needs it for the setup cell's git+https URL")
-    listed = run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"]).stdout
-    for name in filter(None, listed.split("\0")):
+    for name in working_tree_files():
         src = REPO / name
         if src.is_file():  # a tracked file deleted in the working tree is left out
             (dest / name).parent.mkdir(parents=True, exist_ok=True)

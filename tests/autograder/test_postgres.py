@@ -14,7 +14,7 @@ import pytest
 
 from autograder import pipeline
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 A = "B1-1"
 
 pytestmark = pytest.mark.slow

@@ -16,9 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import demo, pipeline
+from autograder import demo, pipeline, sandbox_setup
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 A = "B1-1"
 FULL, SOFTMAX, WRONG_SOFTMAX = 10.0, 4.0, 3.0
 
@@ -172,7 +172,7 @@ def test_kernel_ran_isolated(graded):
     assert iso["network"].startswith("none")
     assert any(p.endswith("/source") for p in iso["hidden"])
     if iso["namespaces"] == "root":
-        assert iso["uid"] >= pipeline.FIRST_SANDBOX_UID
+        assert iso["uid"] >= sandbox_setup.FIRST_SANDBOX_UID
 
 
 def test_grades_csv_has_every_student_and_test(graded):
@@ -247,3 +247,36 @@ def test_regrading_some_students_keeps_everyone_elses_outputs(graded, course, tm
     assert sorted(p.name for p in (partial / "feedback").iterdir()) == feedback_before
     report = json.loads((partial / "report.json").read_text(encoding="utf-8"))
     assert set(report["students"]) == set(results)
+
+
+def _as_expected(report: dict) -> dict:
+    """The parts of report.json that say what each student got and why (no timings)."""
+
+    def problem(text: str) -> str:
+        return re.sub(r"\d+ MiB > ", "N MiB > ", text)
+
+    return {
+        student: {
+            "origin": d["origin"],
+            "status": d["status"],
+            "score": d["score"],
+            "max_score": d["max_score"],
+            "manual_pending": d["manual_pending"],
+            "tests": d["tests"],
+            "repairs": d["repairs"],
+            "problems": [problem(p) for p in d["problems"]],
+            "events": [[e["kind"], e["cell"]] for e in d["events"]],
+        }
+        for student, d in sorted(report["students"].items())
+    }
+
+
+def test_demo_class_grades_exactly_as_before_the_redesign(graded):
+    """Scores, statuses, reasons and events of the demo class, as the pre-redesign grader gave them."""
+    _, _, out = graded
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    expected = json.loads((Path(__file__).parent / "data" / "demo_B1-1_expected.json").read_text(encoding="utf-8"))
+    want = {s: {k: v for k, v in d.items() if k != "findings"} for s, d in expected["students"].items()}
+    assert _as_expected(report) == want
+    for student, data in expected["students"].items():  # the review may now find more, never less
+        assert set(data["findings"]) <= set(report["students"][student]["findings"]), student

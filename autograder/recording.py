@@ -1,0 +1,62 @@
+"""Scores into nbgrader's gradebook, by one writer, and back out of it.
+
+:func:`record` runs ``nbgrader autograde`` once over all executed notebooks with
+execution switched off (nbgrader's own checksums, cell overwrite and score saving), then
+``nbgrader generate_feedback``; a run that fails is retried student by student so one odd
+notebook costs nobody else. :func:`read_scores` reads what nbgrader recorded.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+
+from .nbconfig import Stage, nbgrader_config
+from .nbgrader_runs import Converter, convert
+from .options import Options
+from .outcomes import Status, StudentResult, worst
+
+
+def record(opts: Options, executed: dict[str, nbformat.NotebookNode], env: dict[str, str]) -> None:
+    """Save scores and feedback for ``executed`` notebooks with nbgrader."""
+    a = opts.assignment
+    runs = opts.workspace / "executed"
+    shutil.rmtree(runs, ignore_errors=True)
+    for student, nb in executed.items():
+        target = runs / student / a / f"{a}.ipynb"
+        target.parent.mkdir(parents=True)
+        nbformat.write(nb, target)
+    log = opts.workspace / "record.log"
+    for converter, stage in ((Converter.AUTOGRADE, Stage.RECORD), (Converter.GENERATE_FEEDBACK, Stage.FEEDBACK)):
+        done = convert(converter, nbgrader_config(opts, stage), log=log, env=env)
+        if done.exitcode != 0:
+            for student in sorted(executed):
+                convert(converter, nbgrader_config(opts, stage, student=student), log=log, env=env)
+
+
+def read_scores(opts: Options, results: dict[str, StudentResult]) -> None:
+    """Fill in each result's scores from the gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    a = opts.assignment
+    with Gradebook(opts.db) as gb:
+        for student, result in results.items():
+            try:
+                notebook = gb.find_submission_notebook(a, a, student)
+            except MissingEntry:
+                result.problems.append("no grade recorded by nbgrader")
+                result.status = worst(result.status, Status.ERROR)
+                continue
+            for grade in notebook.grades:
+                result.tests[grade.name] = [float(grade.score), float(grade.max_score)]
+                if grade.needs_manual_grade:
+                    result.manual_pending += float(grade.max_score)
+            result.score = float(notebook.score)
+            result.max_score = float(notebook.max_score)
+
+
+def feedback_page(opts: Options, student: str) -> Path:
+    """Where nbgrader wrote ``student``'s feedback page."""
+    return opts.course_root / "feedback" / student / opts.assignment / f"{opts.assignment}.html"

@@ -1,0 +1,32 @@
+"""The settings a grading kernel's sandbox is built from, as a typed record.
+
+The grader writes one :class:`SandboxConfig` per kernel as a JSON file and names it on
+the kernel's command line (``--sandbox PATH``); :mod:`autograder.sandbox_kernel` reads it
+before any student code runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+SANDBOX_ARG = "--sandbox"
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    workdir: str  # the kernel's private working folder (its HOME too)
+    status_file: str  # what was achieved is written here before student code runs
+    hide: list[str] = field(default_factory=list)  # covered by an empty tmpfs or /dev/null
+    needed: list[str] = field(default_factory=list)  # must stay reachable (the Python installation)
+    uid: int | None = None  # switch to this uid/gid (as root)
+    gid: int | None = None
+    limits: dict[str, int] = field(default_factory=dict)  # resource limits by RLIMIT_ name
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)), encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: str | Path) -> SandboxConfig:
+        return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
