@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import options, pipeline
+from . import late, lms, options, pipeline, term_cli
 from .environment import grader_env
 from .ingest import RosterError
 from .nbconfig import Stage, nbgrader_config
@@ -78,6 +78,10 @@ def _options(args: argparse.Namespace, assignment: str, submissions: Path, out: 
         isolate=not args.no_isolation,
         zygote=not args.no_zygote,
         progress=not args.no_progress,
+        lms=getattr(args, "lms", None),
+        lms_timezone=getattr(args, "lms_timezone", None),
+        late=late.policy_from_args(args) if hasattr(args, "due") else None,
+        feedback_lang=getattr(args, "feedback_lang", options.default("feedback_lang")),
     )
 
 
@@ -100,14 +104,23 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return 2
     try:
         outcome = pipeline.grade(_options(args, args.assignment, submissions, Path(args.out) if args.out else None))
-    except (pipeline.GradingError, RosterError) as exc:
+    except (pipeline.GradingError, RosterError, late.LateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _report(outcome)
     return 0
 
 
+#: the demo term: B1-1 handed in through Sakai (Hoppii), due 1 December 23:59 JST, 10 % per started day late
+DEMO_TERM = {
+    "assignment": "B1-1",
+    "download": "demo/lms/sakai/B1-1/bulk_download.zip",
+    "late": ["--due", "2026-12-01T23:59+09:00", "--late-penalty", "10%/day", "--late-cap", "50%"],
+}
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    """Grade every demo class, then run an instructor's term loop on the Sakai download."""
     root = Path(args.course).resolve()
     demo = root / "demo" / "submissions"
     assignments = args.assignments or sorted(p.name for p in demo.iterdir() if p.is_dir())
@@ -115,6 +128,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"\n== {a} ==")
         outcome = pipeline.grade(_options(args, a, demo / a, root / "grading-output" / a))
         _report(outcome)
+    if args.assignments and DEMO_TERM["assignment"] not in args.assignments:
+        return 0
+    a = DEMO_TERM["assignment"]
+    out = root / "grading-output" / f"{a}-sakai"
+    print(f"\n== {a} from the Sakai download: grade, export, class report, similarity ==")
+    term = [a, "--course", str(root), "--out", str(out)]
+    grade_args = [*term[:1], str(root / DEMO_TERM["download"]), *term[1:], *DEMO_TERM["late"], "--jobs", str(args.jobs), "--no-progress"]
+    for argv in (
+        ["grade", *grade_args],
+        ["export", *term, "--lms", "sakai", "--download", str(root / DEMO_TERM["download"]), *DEMO_TERM["late"]],
+        ["report", *term, *DEMO_TERM["late"]],
+        ["similarity", *term],
+    ):
+        code = main(argv)
+        if code != 0:
+            return code
     return 0
 
 
@@ -158,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roster", help="CSV roster exported from the LMS or Excel (id column headed e.g. 'Student ID', '学籍番号', 'ID', 'EID', 'Username'; UTF-8 or Shift_JIS): student ids are looked up in file and folder names")
     p.add_argument("--id-pattern", default=options.ID_PATTERN, help="regex with a (?P<student>...) group, applied to file names (default: text before the first '_')")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("--lms", choices=[kind.value for kind in lms.Lms], help="the LMS the download comes from (default: recognised from its layout)")
+    p.add_argument("--lms-timezone", help="time zone of times the LMS writes without one (Moodle's zip), e.g. Asia/Tokyo")
+    p.add_argument("--feedback-lang", choices=["ja", "en"], default=options.default("feedback_lang"), help="language of the feedback pages (default %(default)s)")
+    late.add_arguments(p)
     _add_run_options(p)
     p.set_defaults(func=cmd_grade)
 
@@ -165,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignments", nargs="*", help="assignment ids (default: all demo folders)")
     _add_run_options(p)
     p.set_defaults(func=cmd_demo)
+    term_cli.add_subcommands(sub)
     return parser
 
 

@@ -57,7 +57,10 @@ class IngestLimits:
     max_notebook_bytes: int = MAX_NOTEBOOK_BYTES  # one notebook, checked before it is read or parsed
     max_entries: int = 20_000  # files in all the archives of one run together
     max_depth: int = 2  # zips inside the zip: 1 = a zip in the zip is opened, its zips are not
+    max_sidecar_bytes: int = 1 * MiB  # a text file an LMS writes beside the notebooks (timestamp.txt, grades.csv ...)
 
+
+SIDECAR_SUFFIXES = (".txt", ".csv", ".html", ".htm")  # what LMS downloads carry besides the files
 
 class Problem(Enum):
     """Why a file (or a student) was not taken as a submission; the value is the report's text."""
@@ -251,6 +254,10 @@ class _Reader:
         lower = info.filename.lower()
         modified = datetime(*info.date_time, tzinfo=timezone.utc)
         is_zip, is_notebook = lower.endswith(".zip"), lower.endswith(".ipynb")
+        if not (is_zip or is_notebook) and lower.endswith(SIDECAR_SUFFIXES) and info.file_size <= self.limits.max_sidecar_bytes:
+            with archive.open(info) as stream:
+                yield _Entry(path, self._read_counted(stream, self._budget(self.limits.max_sidecar_bytes), self.limits.max_sidecar_bytes, info.file_size), modified)
+            return
         if not (is_zip or is_notebook):
             self._refuse(path, Problem.NOT_NOTEBOOK, "")
             return
@@ -288,7 +295,10 @@ class _Reader:
             yield from self.zip(path, name + "!/", 0)
             return
         if not lower.endswith(".ipynb"):
-            self._refuse(name, Problem.NOT_NOTEBOOK, "")
+            if lower.endswith(SIDECAR_SUFFIXES) and stat.st_size <= self.limits.max_sidecar_bytes:
+                yield _Entry(name, path.read_bytes()[: self.limits.max_sidecar_bytes], modified)
+            else:
+                self._refuse(name, Problem.NOT_NOTEBOOK, "")
             return
         if stat.st_size > self.limits.max_notebook_bytes:
             yield _Entry(name, b"", modified, too_large=stat.st_size)
@@ -304,6 +314,12 @@ class _Reader:
             self._refuse(name, refused.problem, refused.detail)
             return
         yield _Entry(name, data, modified)
+
+
+def collect(source: Path, limits: IngestLimits = IngestLimits()) -> tuple[list[_Entry], list[IngestProblem]]:
+    """Every file under ``source`` (folder, zip or single file) within ``limits``, and what was refused."""
+    problems: list[IngestProblem] = []
+    return _collect(source, _Reader(limits, problems)), problems
 
 
 def _collect(source: Path, reader: _Reader) -> list[_Entry]:
@@ -476,10 +492,26 @@ def ingest(
     limits: IngestLimits = IngestLimits(),
 ) -> Ingested:
     """Submissions for ``assignment`` in ``source`` (folder, zip or single notebook)."""
-    problems: list[IngestProblem] = []
+    entries, problems = collect(source, limits)
+    return identify(entries, problems, assignment, id_pattern, roster, only, limits)
+
+
+def identify(
+    entries: list[_Entry],
+    problems: list[IngestProblem],
+    assignment: str,
+    id_pattern: str = DEFAULT_ID_PATTERN,
+    roster: dict[str, str] | None = None,
+    only: set[str] | None = None,
+    limits: IngestLimits = IngestLimits(),
+) -> Ingested:
+    """Whose each collected file is (from its name, folder or the roster); the newest per student."""
     pattern = re.compile(id_pattern)
     by_student: dict[str, list[Submission]] = {}
-    for entry in _collect(source, _Reader(limits, problems)):
+    for entry in entries:
+        if not entry.path.lower().endswith(".ipynb"):  # a text file collect() read in case an LMS wrote it
+            problems.append(IngestProblem(Problem.NOT_NOTEBOOK, file=entry.path))
+            continue
         name = PurePosixPath(entry.path).name
         mentioned = {m.upper() for m in ASSIGNMENT_ID.findall(name)}
         if mentioned and assignment.upper() not in mentioned:

@@ -26,7 +26,6 @@ class Stage(str, enum.Enum):
     REGISTER = "register"  # make the main gradebook know the assignment
     EXECUTE = "execute"  # the preprocessors of one grading job
     RECORD = "record"  # score executed notebooks into the main gradebook (no execution)
-    FEEDBACK = "feedback"  # feedback pages without the hidden tests
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -89,13 +88,5 @@ def nbgrader_config(
         c.Execute.enabled = False
         c.IgnorePattern.enabled = True
         c.IgnorePattern.pattern = TF_LOG_PATTERN
-    elif stage is Stage.FEEDBACK:
-        from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-        from nbgrader.preprocessors import GetGrades
-
-        from .feedback import HideHiddenTests
-
-        c.CourseDirectory.db_url = opts.db
-        c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
     config.merge(c)
     return config

@@ -1,7 +1,7 @@
 """Run nbgrader's converters (and grading jobs) in child processes, one way for everyone.
 
 Every nbgrader run of the grader goes through :func:`convert`: the converter class
-(``GenerateAssignment``, ``Autograde``, ``GenerateFeedback``) is built in a child process
+(``GenerateAssignment``, ``Autograde``) is built in a child process
 with a traitlets :class:`~traitlets.config.Config` (from :mod:`.nbconfig`), exactly as
 nbgrader's own apps build it, and started there. Children fork from a multiprocessing
 forkserver that has imported nbgrader once (about 3 s of CPU saved per run); where the
@@ -33,7 +33,6 @@ PRELOAD = [
     "nbconvert.exporters",
     "jupyter_client.manager",
     "autograder.execute",
-    "autograder.feedback",
     "autograder.job",
 ]
 
@@ -43,7 +42,6 @@ class Converter(str, enum.Enum):
 
     GENERATE_ASSIGNMENT = "GenerateAssignment"
     AUTOGRADE = "Autograde"
-    GENERATE_FEEDBACK = "GenerateFeedback"
 
 
 @dataclass

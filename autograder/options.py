@@ -15,6 +15,8 @@ from pathlib import Path
 
 from course_utils import config as course_config
 
+from .late import LatePolicy
+
 #: seconds one cell may run before it is interrupted
 CELL_TIMEOUT = 60
 #: resident memory (MiB, children included) a notebook's kernel may use
@@ -54,6 +56,10 @@ class Options:
     isolate: bool = True
     zygote: bool = True
     progress: bool = True
+    lms: str | None = None  # sakai, moodle or canvas; None: recognised from the download's layout
+    lms_timezone: str | None = None  # the zone of times an LMS writes without one (Moodle's zip)
+    late: LatePolicy | None = None  # due date and penalty; None: no late penalty
+    feedback_lang: str = "ja"  # the feedback pages' language (ja or en)
 
     def __post_init__(self) -> None:
         self.submissions = Path(self.submissions)

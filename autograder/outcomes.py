@@ -102,6 +102,12 @@ class StudentResult:
     events: list[dict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    submitted_at: str | None = None  # ISO 8601 with offset, as the LMS wrote it (or the file's time)
+    comment: str | None = None  # what the student wrote to the LMS with the file
+    lms_late: bool | None = None  # the LMS's own late marker, where it writes one
+    lateness_hours: float = 0.0  # after the due date (0 when on time or no due date)
+    late_penalty: float = 0.0  # points taken off for lateness
+    final_score: float = 0.0  # score - late_penalty
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
@@ -125,3 +131,4 @@ class Outcome:
     isolation: dict
     out: Path
     seconds: float
+    lms: str | None = None  # the LMS whose download was graded

@@ -3,15 +3,17 @@
 The stages, in order (each is a module with one job):
 
 1. :mod:`.prepare`: the assignment's template course and the main gradebook's entry;
-2. :mod:`.ingest`: find the notebooks and whose they are;
+2. :mod:`.intake`: find the notebooks and whose they are (a folder, a zip, or a Sakai,
+   Moodle or Canvas download with its submission times and comments);
 3. per student: parse and :mod:`.repair` the notebook, :mod:`.checks` review its code
    (a student whose file breaks any of this is ``invalid`` with the reason, nobody else
    is affected);
 4. :mod:`.runner`: execute the notebooks, ``--jobs`` at a time, each in a sandboxed
    kernel (:mod:`.job`, :mod:`.sandbox_setup`, :mod:`.zygote`);
 5. :mod:`.recording`: one writer scores the executed notebooks into nbgrader's
-   gradebook and makes the feedback pages, then reads the scores back;
-6. :mod:`.reports`: grades.csv, grades_by_test.csv, report.json and feedback/.
+   gradebook (with the submission times), then reads the scores back; :mod:`.late`
+   takes off the late penalty;
+6. :mod:`.reports`: grades.csv, grades_by_test.csv, report.json and the feedback pages.
 
 Settings come from :class:`~.options.Options`; nbgrader's configuration for every run
 from :func:`~.nbconfig.nbgrader_config`; outcomes are typed (:mod:`.outcomes`).
@@ -21,12 +23,14 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime, timezone
 
 import nbformat
 
-from . import cells, checks
+from . import cells, checks, late
 from .environment import grader_env
-from .ingest import Submission, ingest, read_roster
+from .ingest import Submission
+from .intake import handins
 from .job import JobResult, unexecuted
 from .options import Options
 from .outcomes import ExecutionEvent, Outcome, Status, StudentResult, describe_events, status_of, worst
@@ -75,6 +79,28 @@ def _take(result: StudentResult, job: JobResult, submitted: nbformat.NotebookNod
     return unexecuted(submitted, "the notebook could not be executed")
 
 
+def _submission_time(sub: Submission, result: StudentResult, fields) -> datetime | None:
+    """When the student handed in: the LMS's time where it wrote one, else the file's."""
+    if fields is not None:
+        result.comment = fields.comment
+        result.lms_late = fields.late_flag
+    stamp = fields.submitted_at if fields is not None and fields.submitted_at else sub.modified
+    if stamp is None:
+        return None
+    stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+    result.submitted_at = stamp.isoformat()
+    return stamp
+
+
+def _apply_late(opts: Options, result: StudentResult, submitted_at: datetime | None) -> None:
+    outcome = late.apply(opts.late, result.score, submitted_at)
+    result.lateness_hours = round(outcome.lateness.total_seconds() / 3600, 2)
+    result.late_penalty = round(outcome.penalty, 4)
+    result.final_score = round(outcome.final, 4)
+    if outcome.penalty:
+        result.problems.append(f"late by {result.lateness_hours:g} h: {outcome.percent:g} % ({outcome.penalty:g} points) taken off")
+
+
 def grade(opts: Options) -> Outcome:
     """Grade ``opts.submissions`` for ``opts.assignment``; write and return the outcome."""
     started = time.monotonic()
@@ -84,14 +110,17 @@ def grade(opts: Options) -> Outcome:
     env = grader_env()
     prepared = prepare(opts, env)
 
-    roster = read_roster(opts.roster) if opts.roster else None
-    ingested = ingest(opts.submissions, opts.assignment, opts.id_pattern, roster, opts.students)
+    found = handins(opts)
     names = cells.instructor_names(prepared.release)
     max_points = cells.max_points(prepared.release)
     results: dict[str, StudentResult] = {}
+    times: dict[str, datetime] = {}
     pending: dict[str, nbformat.NotebookNode] = {}
-    for sub in ingested.submissions:
+    for sub in found.submissions:
         result = results[sub.student] = StudentResult(sub.student, sub.origin, max_score=max_points, problems=list(sub.notes))
+        stamp = _submission_time(sub, result, found.fields.get(sub.student))
+        if stamp is not None:
+            times[sub.student] = stamp
         notebook = _review(result, sub, prepared.release, names)
         if notebook is not None:
             pending[sub.student] = notebook
@@ -103,8 +132,12 @@ def grade(opts: Options) -> Outcome:
         isolation = isolation or job.isolation
 
     if executed:
-        record(opts, executed, env)
+        record(opts, executed, env, times)
     read_scores(opts, {s: results[s] for s in executed})
-    outcome = Outcome([results[s] for s in sorted(results)], [p.as_dict() for p in ingested.problems], isolation, opts.out, time.monotonic() - started)
+    for student, result in results.items():
+        _apply_late(opts, result, times.get(student))
+    ordered = [results[s] for s in sorted(results)]
+    lms_name = found.lms.value if found.lms else None
+    outcome = Outcome(ordered, found.problems, isolation, opts.out, time.monotonic() - started, lms_name)
     write_outputs(opts, outcome)
     return outcome

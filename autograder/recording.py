@@ -1,14 +1,17 @@
 """Scores into nbgrader's gradebook, by one writer, and back out of it.
 
 :func:`record` runs ``nbgrader autograde`` once over all executed notebooks with
-execution switched off (nbgrader's own checksums, cell overwrite and score saving), then
-``nbgrader generate_feedback``; a run that fails is retried student by student so one odd
-notebook costs nobody else. :func:`read_scores` reads what nbgrader recorded.
+execution switched off (nbgrader's own checksums, cell overwrite and score saving) and
+the submission times in nbgrader's ``timestamp.txt``; a run that fails is retried
+student by student so one odd notebook costs nobody else. :func:`read_scores` reads what
+nbgrader recorded. nbgrader is given no due date: the late penalty is the grader's
+(:mod:`.late`), so it is never taken twice.
 """
 
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -19,8 +22,8 @@ from .options import Options
 from .outcomes import Status, StudentResult, worst
 
 
-def record(opts: Options, executed: dict[str, nbformat.NotebookNode], env: dict[str, str]) -> None:
-    """Save scores and feedback for ``executed`` notebooks with nbgrader."""
+def record(opts: Options, executed: dict[str, nbformat.NotebookNode], env: dict[str, str], times: dict[str, datetime]) -> None:
+    """Save the scores of ``executed`` notebooks (and when each was handed in) with nbgrader."""
     a = opts.assignment
     runs = opts.workspace / "executed"
     shutil.rmtree(runs, ignore_errors=True)
@@ -28,12 +31,13 @@ def record(opts: Options, executed: dict[str, nbformat.NotebookNode], env: dict[
         target = runs / student / a / f"{a}.ipynb"
         target.parent.mkdir(parents=True)
         nbformat.write(nb, target)
+        if student in times:
+            (target.parent / "timestamp.txt").write_text(times[student].isoformat(), encoding="utf-8")
     log = opts.workspace / "record.log"
-    for converter, stage in ((Converter.AUTOGRADE, Stage.RECORD), (Converter.GENERATE_FEEDBACK, Stage.FEEDBACK)):
-        done = convert(converter, nbgrader_config(opts, stage), log=log, env=env)
-        if done.exitcode != 0:
-            for student in sorted(executed):
-                convert(converter, nbgrader_config(opts, stage, student=student), log=log, env=env)
+    done = convert(Converter.AUTOGRADE, nbgrader_config(opts, Stage.RECORD), log=log, env=env)
+    if done.exitcode != 0:
+        for student in sorted(executed):
+            convert(Converter.AUTOGRADE, nbgrader_config(opts, Stage.RECORD, student=student), log=log, env=env)
 
 
 def read_scores(opts: Options, results: dict[str, StudentResult]) -> None:
@@ -57,6 +61,6 @@ def read_scores(opts: Options, results: dict[str, StudentResult]) -> None:
             result.max_score = float(notebook.max_score)
 
 
-def feedback_page(opts: Options, student: str) -> Path:
-    """Where nbgrader wrote ``student``'s feedback page."""
-    return opts.course_root / "feedback" / student / opts.assignment / f"{opts.assignment}.html"
+def autograded_notebook(opts: Options, student: str) -> Path:
+    """Where nbgrader wrote ``student``'s scored notebook."""
+    return opts.course_root / "autograded" / student / opts.assignment / f"{opts.assignment}.ipynb"

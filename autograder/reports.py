@@ -1,7 +1,9 @@
 """The run's outputs: grades.csv, grades_by_test.csv, report.json, feedback/ and the table.
 
-A run limited to some students (``--student``) updates their rows and feedback and keeps
-everyone else's from the earlier run in the same folder.
+Feedback pages are :mod:`.feedback_page`'s (Japanese by default, hidden tests never
+shown, student content sanitised). A run limited to some students (``--student``)
+updates their rows and feedback and keeps everyone else's from the earlier run in the
+same folder.
 """
 
 from __future__ import annotations
@@ -9,10 +11,14 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from datetime import datetime
 
+import nbformat
+
+from . import feedback_page, late
 from .options import Options
 from .outcomes import Outcome, StudentResult
-from .recording import feedback_page
+from .recording import autograded_notebook
 
 
 def earlier_results(opts: Options, regraded: set[str]) -> list[StudentResult]:
@@ -43,9 +49,15 @@ def write_outputs(opts: Options, outcome: Outcome) -> None:
         results = sorted(results + earlier_results(opts, regraded), key=lambda r: r.student)
     with open(out / "grades.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["student", "assignment", "score", "max_score", "manual_pending", "status", "origin", "problems"])
+        w.writerow(
+            ["student", "assignment", "score", "max_score", "manual_pending", "status", "origin", "problems",
+             "submitted_at", "lateness_hours", "late_penalty", "final_score"]
+        )
         for r in results:
-            w.writerow([r.student, a, f"{r.score:g}", f"{r.max_score:g}", f"{r.manual_pending:g}", r.status.value, r.origin, r.problem_summary()])
+            w.writerow(
+                [r.student, a, f"{r.score:g}", f"{r.max_score:g}", f"{r.manual_pending:g}", r.status.value, r.origin, r.problem_summary(),
+                 r.submitted_at or "", f"{r.lateness_hours:g}", f"{r.late_penalty:g}", f"{r.final_score:g}"]
+            )
     with open(out / "grades_by_test.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["student", "assignment", "test", "score", "max_score"])
@@ -54,6 +66,7 @@ def write_outputs(opts: Options, outcome: Outcome) -> None:
                 w.writerow([r.student, a, name, f"{score:g}", f"{max_score:g}"])
     report = {
         "assignment": a,
+        "lms": outcome.lms,
         "seconds": round(outcome.seconds, 1),
         "isolation": outcome.isolation,
         "ingest_problems": outcome.ingest_problems,
@@ -64,25 +77,40 @@ def write_outputs(opts: Options, outcome: Outcome) -> None:
     if opts.students is None:
         shutil.rmtree(feedback, ignore_errors=True)
     feedback.mkdir(exist_ok=True)
-    for student in regraded:
-        page = feedback_page(opts, student)
-        target = feedback / f"{student}.html"
-        if page.is_file():
-            shutil.copy(page, target)
-        else:
-            target.unlink(missing_ok=True)  # no stale feedback for a notebook that no longer grades
+    for result in outcome.results:
+        write_feedback(opts, result, feedback / f"{result.student}.html")
+
+
+def write_feedback(opts: Options, result: StudentResult, target) -> None:
+    """``result``'s feedback page from the gradebook and nbgrader's scored notebook."""
+    from nbgrader.api import MissingEntry
+
+    notebook = autograded_notebook(opts, result.student)
+    try:
+        grades = feedback_page.grades_from_gradebook(opts.db, opts.assignment, result.student)
+    except MissingEntry:
+        grades = None
+    if grades is None or not notebook.is_file():
+        target.unlink(missing_ok=True)  # no stale feedback for a notebook that no longer grades
+        return
+    submitted = datetime.fromisoformat(result.submitted_at) if result.submitted_at else None
+    outcome = late.apply(opts.late, result.score, submitted) if opts.late else None
+    data = feedback_page.FeedbackData(result.student, opts.assignment, grades, outcome, submitted)
+    page = feedback_page.render(nbformat.read(notebook, as_version=4), data, feedback_page.Lang(opts.feedback_lang))
+    target.write_text(page, encoding="utf-8")
 
 
 def summary_table(outcome: Outcome) -> str:
     """The table ``course-grade`` prints: one line per student."""
-    rows = [("student", "score", "max", "status", "problems")]
+    rows = [("student", "score", "max", "late", "status", "problems")]
     for r in outcome.results:
         summary = r.problem_summary()
-        rows.append((r.student, f"{r.score:g}", f"{r.max_score:g}", r.status.value, summary[:90] + ("…" if len(summary) > 90 else "")))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        late_text = f"-{r.late_penalty:g}" if r.late_penalty else ""
+        rows.append((r.student, f"{r.score:g}", f"{r.max_score:g}", late_text, r.status.value, summary[:90] + ("…" if len(summary) > 90 else "")))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = []
     for n, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)))
+        lines.append("  ".join(cell.ljust(widths[i]) if i < 5 else cell for i, cell in enumerate(row)))
         if n == 0:
             lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 8)
     return "\n".join(lines)

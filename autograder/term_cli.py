@@ -29,7 +29,7 @@ def _out(args: argparse.Namespace) -> Path:
 
 
 def _report_json(args: argparse.Namespace) -> dict:
-    path = Path(args.course).resolve() / "grading-output" / args.assignment / "report.json"
+    path = _out(args) / "report.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -56,10 +56,9 @@ def _autograded(course: Path, assignment: str) -> dict[str, nbformat.NotebookNod
 def _roster_and_times(args: argparse.Namespace):
     """Roster, submission times and LMS late markers from ``--download`` (or the last run)."""
     if args.download:
-        from .ingest import _collect  # the lead may expose this as ingest.collect
+        from .ingest import collect
 
-        problems: list[dict] = []
-        entries = _collect(Path(args.download), problems)
+        entries, _ = collect(Path(args.download))
         kind = lms.Lms(args.lms) if args.lms in {m.value for m in lms.Lms} else lms.detect(entries)
         if kind is None:
             raise SystemExit(f"error: {args.download} does not look like a Sakai, Moodle or Canvas download; give --lms")
@@ -120,7 +119,7 @@ def cmd_similarity(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     course = Path(args.course).resolve()
-    report_json = course / "grading-output" / args.assignment / "report.json"
+    report_json = _out(args) / "report.json"
     final = None
     outcomes = None
     db = _db_url(args)
@@ -145,7 +144,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("assignment", help="assignment id, e.g. B1-1")
     p.add_argument("--course", default=str(REPO), help="course directory (default: this repository)")
-    p.add_argument("--out", help="output folder (default: grading-output/<assignment>)")
+    p.add_argument("--out", help="the grading run's output folder, read and written (default: grading-output/<assignment>)")
     p.add_argument("--db-url", help="gradebook URL (default: sqlite gradebook.db in the course directory)")
 
 

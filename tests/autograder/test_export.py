@@ -13,7 +13,7 @@ import pytest
 from conftest import StudentGrades, build_gradebook, enter_manual_grade  # tests/autograder/conftest.py
 
 from autograder import demo_lms, late, lms
-from autograder.ingest import _collect
+from autograder.ingest import collect
 from autograder.lms import canvas, moodle, sakai
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ def templates(tmp_path_factory):
     """Per LMS: the demo download read, and a gradebook where everyone who handed in is graded."""
     built = {}
     for name in PARSE:
-        got = lms.download(_collect(REPO / "demo" / "lms" / name / "B1-1", []), lms.Lms(name), ZoneInfo(demo_lms.SERVER_TIMEZONE))
+        got = lms.download(collect(REPO / "demo" / "lms" / name / "B1-1")[0], lms.Lms(name), ZoneInfo(demo_lms.SERVER_TIMEZONE))
         students = {}
         for i, sub in enumerate(got.submissions):
             stamp = sub.submitted_at.astimezone(timezone.utc).replace(tzinfo=None) if sub.submitted_at else None

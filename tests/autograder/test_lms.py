@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from autograder import demo_lms, lms
-from autograder.ingest import _collect
+from autograder.ingest import collect
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo" / "lms"
@@ -26,7 +26,7 @@ class E:  # the shape of ingest's entries
 
 
 def entries(name: str):
-    return _collect(DEMO / name / "B1-1", [])
+    return collect(DEMO / name / "B1-1")[0]
 
 
 @pytest.mark.parametrize("name", ["sakai", "moodle", "canvas"])
@@ -35,7 +35,7 @@ def test_each_demo_download_is_recognised_as_its_lms(name):
 
 
 def test_plain_folder_of_notebooks_is_no_lms():
-    assert lms.detect(_collect(REPO / "demo" / "submissions" / "B1-1", [])) is None
+    assert lms.detect(collect(REPO / "demo" / "submissions" / "B1-1")[0]) is None
 
 
 def test_sakai_download_gives_eid_name_time_and_student_text():

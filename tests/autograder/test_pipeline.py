@@ -197,7 +197,8 @@ def test_feedback_shows_points_and_messages_but_no_hidden_tests(graded):
     _, _, out = graded
     raw = (out / "feedback" / "s1015.html").read_text(encoding="utf-8")
     text = html.unescape(re.sub(r"<[^>]+>", "", raw))
-    assert "BEGIN HIDDEN TESTS" not in text and "(hidden tests)" in text
+    assert "BEGIN HIDDEN TESTS" not in text and "隠しテストの内容は表示されません" in text
+    assert "3 / 12" in text, "the page shows the student's points"
     source = nbformat.read(REPO / "source" / A / f"{A}.ipynb", as_version=4)
     hidden_lines = {
         line.strip()
