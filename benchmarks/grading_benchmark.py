@@ -75,6 +75,9 @@ def warm_seconds(assignment: str, env: dict[str, str], repeats: int = 3) -> floa
         pid = os.fork()
         if pid == 0:
             os.close(read)
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
             code = 0
             try:
                 seconds = _run_cells(sources, env)
