@@ -29,6 +29,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from . import cells
+from .cells import CellRole
 from .late import LateOutcome
 
 UPPER_LOWER = 0.27
@@ -50,11 +52,7 @@ class ItemStats:
 
 def hidden_test_ids(source_nb) -> set[str]:
     """Grade ids of test cells with a hidden block in the source notebook."""
-    return {
-        c.metadata["nbgrader"]["grade_id"]
-        for c in source_nb.cells
-        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade") and HIDDEN_MARK in c.source
-    }
+    return {cells.grade_id(c) for c in source_nb.cells if cells.role(c) is CellRole.TEST and HIDDEN_MARK in cells.source(c)}
 
 
 def _totals(report: dict, final_scores: Mapping[str, float] | None) -> dict[str, float]:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import nbformat
 
+from . import cells
+
 REPO = Path(__file__).resolve().parents[1]
 BREAKAGE_ASSIGNMENT = "B1-1"
 SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
@@ -49,14 +51,13 @@ BREAKAGES = {
 def _answer_sources(source_nb: nbformat.NotebookNode) -> dict[str, str]:
     answers = {}
     for cell in source_nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
+        meta = cells.nbgrader_meta(cell)
         if meta.get("solution"):
             answers[meta["grade_id"]] = SOLUTION.sub("", cell.source).strip("\n")
     return answers
 
 
-def _meta(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
+_meta = cells.nbgrader_meta
 
 
 def answered(release_nb, answers: dict[str, str], only: set[str] | None = None):

@@ -30,6 +30,7 @@ from pathlib import Path
 import nh3
 from markdown_it import MarkdownIt
 
+from . import cells
 from .late import LateOutcome
 
 HIDDEN = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?(### END HIDDEN TESTS[ \t]*\n?|\Z)", re.DOTALL)
@@ -170,9 +171,9 @@ def _grade_line(g: CellGrade, t: dict) -> tuple[str, str]:
 
 
 def _cell(cell, data: FeedbackData, t: dict) -> str:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    gid = meta.get("grade_id")
-    grade = data.grades.get(gid) if gid and meta.get("grade") else None
+    meta = cells.nbgrader_meta(cell)
+    gid = cells.grade_id(cell)
+    grade = data.grades.get(gid) if gid and cells.is_graded(cell) else None
     source = cell.get("source", "")
     is_test = cell.get("cell_type") == "code" and meta.get("grade") and not meta.get("solution")
     if cell.get("cell_type") == "code" and "### BEGIN HIDDEN TESTS" in source:

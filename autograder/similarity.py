@@ -56,6 +56,8 @@ from enum import Enum
 from itertools import combinations
 from pathlib import Path
 
+from . import cells
+
 COPYDETECT_K = 20  # characters of filtered code per k-gram (answers here are short: the default 25 misses one-liners)
 COPYDETECT_W = 4
 TOKEN_K = 5
@@ -91,9 +93,8 @@ def answer_cells(nb) -> dict[str, str]:
     """grade id -> source of every nbgrader ``solution`` code cell of a notebook."""
     out = {}
     for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("solution") and meta.get("grade_id"):
-            out[meta["grade_id"]] = cell.source
+        if cell.cell_type == "code" and cells.nbgrader_meta(cell).get("solution") and cells.grade_id(cell):
+            out[cells.grade_id(cell)] = cells.source(cell)
     return out
 
 
