@@ -17,7 +17,8 @@ from .data import (
     get_data_mnist,
     load_dataset,
 )
-from .inspect import diagram_available, feature_maps, model_diagram, per_class_metrics
+from .metrics import per_class_metrics
+from .models import diagram_available, feature_maps, model_diagram
 from .plots import (
     plot_confusion_matrix,
     plot_feature_maps,

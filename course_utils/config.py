@@ -29,9 +29,9 @@ ENV_GRADING_TRAIN_SIZE = "COURSE_GRADING_TRAIN_SIZE"
 ENV_GRADING_TEST_SIZE = "COURSE_GRADING_TEST_SIZE"
 ENV_GRADING_EPOCHS = "COURSE_GRADING_EPOCHS"
 
-DEFAULT_GRADING_TRAIN_SIZE = 600
-DEFAULT_GRADING_TEST_SIZE = 200
-DEFAULT_GRADING_EPOCHS = 2
+DEFAULT_GRADING_TRAIN_SIZE = 256
+DEFAULT_GRADING_TEST_SIZE = 128
+DEFAULT_GRADING_EPOCHS = 1
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -98,7 +98,7 @@ def training_epochs(epochs: int) -> int:
     submission in seconds while students train at full length. Introduced in B1-1.
     """
     if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}.")
+        raise ValueError(f"エポック数 epochs は 1 以上にしてください ({epochs} が渡されました)。")
     return min(epochs, grading_epochs()) if grading_mode() else epochs
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .metrics import _labels, per_class_metrics
+
 __all__ = [
     "plot_confusion_matrix",
     "plot_feature_maps",
@@ -43,20 +45,12 @@ def _as_images(X: np.ndarray) -> np.ndarray:
         side = math.isqrt(X.shape[1] // 3)
         if 3 * side * side == X.shape[1]:
             return X.reshape(-1, side, side, 3)
-        raise ValueError(f"Cannot tell the image shape of rows of length {X.shape[1]}.")
+        raise ValueError(f"長さ {X.shape[1]} の行からは画像の形が分かりません。(枚数, 高さ, 幅, チャネル) の配列を渡してください。")
     if X.ndim == 4 and X.shape[-1] == 1:
         return X[..., 0]
     if X.ndim in (3, 4):
         return X
-    raise ValueError(f"Expected a batch of images, got an array of shape {X.shape}.")
-
-
-def _labels(y: Any) -> np.ndarray:
-    """Integer class indices from indices, one-hot rows or predicted probabilities."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1:
-        return y.argmax(axis=1)
-    return y.reshape(-1).astype(np.int64)
+    raise ValueError(f"画像の配列 (枚数, 高さ, 幅, チャネル) を渡してください。形 {X.shape} の配列が渡されました。")
 
 
 def _show(ax: Any, image: np.ndarray) -> None:
@@ -89,7 +83,7 @@ def random_plot(
     y_true = _labels(y)
     y_pred = None if predict is None else _labels(predict)
     if y_pred is not None and len(y_pred) != len(y_true):
-        raise ValueError(f"predict has {len(y_pred)} entries but y has {len(y_true)}.")
+        raise ValueError(f"predict の長さ {len(y_pred)} が y の長さ {len(y_true)} と違います。同じ画像の予測を渡してください。")
     n_classes = len(class_names) if class_names is not None else int(y_true.max()) + 1
     rng = np.random.default_rng(seed)
     fig = _figure(1.3 * n_classes, 1.5 * rows)
@@ -123,8 +117,8 @@ def _history_dict(history: Any) -> dict[str, list[float]]:
     data = getattr(history, "history", history)
     if not isinstance(data, Mapping):
         raise TypeError(
-            "Expected a keras History (what model.fit returns) or its .history dict, "
-            f"got {type(history).__name__}."
+            "model.fit が返す History (またはその .history の辞書) を渡してください。"
+            f"{type(history).__name__} が渡されました。"
         )
     data = dict(data)
     for old, new in (("acc", "accuracy"), ("val_acc", "val_accuracy")):
@@ -200,7 +194,7 @@ def plot_filters(kernel: Any, max_filters: int = 32, cols: int = 8) -> Any:
     """
     weights = kernel.get_weights()[0] if hasattr(kernel, "get_weights") else np.asarray(kernel)
     if weights.ndim != 4:
-        raise ValueError(f"Expected a Conv2D kernel (kh, kw, in, out), got shape {weights.shape}.")
+        raise ValueError(f"Conv2D kernel (カーネルの高さ, 幅, 入力チャネル, 出力チャネル) を渡してください。形 {weights.shape} が渡されました。")
     fig, axes = _tiles(min(weights.shape[3], max_filters), cols, (1.2, 1.3))
     for i, ax in enumerate(axes):
         tile = weights[:, :, :, i] if weights.shape[2] == 3 else weights[:, :, 0, i]
@@ -216,7 +210,7 @@ def plot_feature_maps(maps: np.ndarray, max_maps: int = 32, cols: int = 8, title
     if maps.ndim == 4 and maps.shape[0] == 1:
         maps = maps[0]
     if maps.ndim != 3:
-        raise ValueError(f"Expected feature maps (H, W, C), got shape {maps.shape}.")
+        raise ValueError(f"特徴マップ (高さ, 幅, チャネル) を渡してください。形 {maps.shape} が渡されました。")
     fig, axes = _tiles(min(maps.shape[2], max_maps), cols, (1.3, 1.4), 0.4 if title else 0.0)
     for i, ax in enumerate(axes):
         ax.imshow(maps[:, :, i], cmap="viridis")
@@ -255,8 +249,6 @@ def plot_confusion_matrix(
 
 def plot_precision_recall(y_true: Any, y_pred: Any, class_names: Sequence[str] | None = None) -> Any:
     """Per-class precision and recall as grouped bars. Introduced in B1-1."""
-    from .inspect import per_class_metrics
-
     metrics = per_class_metrics(y_true, y_pred, class_names)
     names = metrics["class_names"]
     x = np.arange(len(names))

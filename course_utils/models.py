@@ -1,14 +1,13 @@
-"""Looking inside trained models: activations, per-class metrics, the model diagram."""
+"""Looking inside models: activations of a layer and the model diagram. Introduced in B2-1."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["diagram_available", "feature_maps", "model_diagram", "per_class_metrics"]
+__all__ = ["diagram_available", "feature_maps", "model_diagram"]
 
 
 def _find_layer(model: Any, layer: Any) -> Any:
@@ -18,7 +17,7 @@ def _find_layer(model: Any, layer: Any) -> Any:
         return model.get_layer(layer)
     if layer in model.layers:
         return layer
-    raise ValueError(f"{layer!r} is not a layer of this model.")
+    raise ValueError(f"{layer!r} はこのモデルの層ではありません (not a layer of this model)。層の番号・名前・層そのもののどれかを渡してください。")
 
 
 def feature_maps(model: Any, layer: Any, x: np.ndarray) -> np.ndarray:
@@ -44,33 +43,6 @@ def feature_maps(model: Any, layer: Any, x: np.ndarray) -> np.ndarray:
     return np.asarray(sub.predict(x, verbose=0))
 
 
-def per_class_metrics(
-    y_true: Any, y_pred: Any, class_names: Sequence[str] | None = None
-) -> dict[str, Any]:
-    """Precision, recall, F1 and support per class (scikit-learn). Introduced in B1-1.
-
-    Returns a dict of arrays keyed precision, recall, f1, support, plus class_names.
-    A class never predicted gets precision 0 (no warning is printed).
-    """
-    from sklearn.metrics import precision_recall_fscore_support
-
-    from .plots import _labels
-
-    t, p = _labels(y_true), _labels(y_pred)
-    n = len(class_names) if class_names is not None else int(max(t.max(), p.max())) + 1
-    precision, recall, f1, support = precision_recall_fscore_support(
-        t, p, labels=list(range(n)), zero_division=0
-    )
-    names = list(class_names) if class_names is not None else [str(i) for i in range(n)]
-    return {
-        "class_names": names,
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-        "support": support,
-    }
-
-
 def diagram_available() -> bool:
     """True when pydot and Graphviz' ``dot`` are installed, so plot_model can draw."""
     try:
@@ -93,8 +65,8 @@ def model_diagram(model: Any, to_file: str = "model.png", show_shapes: bool = Tr
         keras.utils.plot_model(model, to_file=to_file, show_shapes=show_shapes, dpi=72)
         return Image(filename=to_file)
     print(
-        "Model diagram needs pydot and Graphviz: pip install pydot and apt-get install "
-        "graphviz (Colab has both). Showing the text summary instead."
+        "モデルの図 (plot_model) を描くには pydot と Graphviz が必要です: pip install pydot と "
+        "apt-get install graphviz (Colab には両方あります)。代わりに summary() の表を表示します。"
     )
     lines: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
