@@ -7,12 +7,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["diagram_available", "feature_maps", "model_diagram"]
+__all__ = ["diagram_available", "feature_maps", "model_diagram", "model_layers"]
+
+
+def model_layers(model: Any) -> list[Any]:
+    """The layers of ``model`` that compute something, in order, without the InputLayer
+    that a functional model (``keras.Model(inputs, outputs)``) lists first: the same list
+    for a Sequential and a functional model of the same layers. Introduced in B2-3."""
+    return [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
 
 
 def _find_layer(model: Any, layer: Any) -> Any:
     if isinstance(layer, int):
-        return model.layers[layer]
+        return model_layers(model)[layer]
     if isinstance(layer, str):
         return model.get_layer(layer)
     if layer in model.layers:
@@ -21,7 +28,8 @@ def _find_layer(model: Any, layer: Any) -> Any:
 
 
 def feature_maps(model: Any, layer: Any, x: np.ndarray) -> np.ndarray:
-    """Output of ``layer`` (index, name or Layer) of a trained model for input ``x``.
+    """Output of ``layer`` (index into :func:`model_layers`, name or Layer) of a trained
+    model for input ``x``.
 
     ``x`` is one image (H, W, C) or a batch; the result has a batch axis. Layers run in
     inference mode, so Dropout is off. Introduced in B2-1.

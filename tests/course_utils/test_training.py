@@ -109,3 +109,18 @@ def test_check_environment_reports_versions(capsys):
 def test_check_environment_fails_readably_when_keras_is_too_old():
     with pytest.raises(RuntimeError, match="Keras .* は古すぎます"):
         course_utils.check_environment(min_keras="99.0")
+
+
+def test_model_layers_and_feature_maps_index_sequential_and_functional_models_alike():
+    import keras
+    from keras import layers
+
+    import course_utils
+
+    seq = keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(2, 3), layers.Flatten(), layers.Dense(3)])
+    inputs = keras.Input((8, 8, 1))
+    func = keras.Model(inputs, layers.Dense(3)(layers.Flatten()(layers.Conv2D(2, 3)(inputs))))
+    kinds = [[type(layer).__name__ for layer in course_utils.model_layers(m)] for m in (seq, func)]
+    assert kinds == [["Conv2D", "Flatten", "Dense"]] * 2
+    x = np.ones((8, 8, 1), dtype="float32")
+    assert course_utils.feature_maps(seq, 0, x).shape == course_utils.feature_maps(func, 0, x).shape == (1, 6, 6, 2)
