@@ -116,7 +116,7 @@ def _spec(name: str) -> _Spec:
 
 
 def class_names(dataset: str) -> list[str]:
-    """Class names of ``dataset`` (mnist, fashion_mnist or cifar10), index = label."""
+    """データセット ``dataset`` (mnist, fashion_mnist, cifar10) のクラス名のリスト (添字 = ラベル)。"""
     return list(_spec(dataset).classes)
 
 
@@ -402,11 +402,10 @@ def _prepare(spec: _Spec, arrays: Arrays, n_train: int, n_test: int) -> Arrays:
 
 
 def load_dataset(name: str, data_size: int | None = None, synthetic: bool | None = None) -> Arrays:
-    """Load ``name`` (mnist, fashion_mnist, cifar10) as described in this module.
+    """データセット ``name`` (mnist, fashion_mnist, cifar10) を読み込む (詳しくはこのモジュールの説明)。
 
-    ``synthetic``: True forces synthetic data, False forbids it, None follows
-    ``COURSE_SYNTHETIC_DATA``. Introduced in B1-1.
-    """
+    ``data_size``: 訓練データを先頭から何枚使うか。``synthetic``: True なら合成データ (synthetic
+    data)、False なら本物だけ、None なら ``COURSE_SYNTHETIC_DATA`` に従う。Introduced in B1-1."""
     spec = _spec(name)
     n_train, n_test = _sizes(spec, data_size)
     policy = config.synthetic_policy()
@@ -441,18 +440,18 @@ def load_dataset(name: str, data_size: int | None = None, synthetic: bool | None
 
 
 def get_data_mnist(data_size: int | None = None, synthetic: bool | None = None) -> Arrays:
-    """MNIST digits, images (N, 28, 28, 1) float32 in [0, 1], int labels. Introduced in B1-1."""
+    """MNIST: 画像 (N, 28, 28, 1) は 0〜1 の float32、ラベルは 0〜9 の整数。Introduced in B1-1."""
     return load_dataset("mnist", data_size, synthetic)
 
 
 def get_data_fashion_mnist(
     data_size: int | None = None, synthetic: bool | None = None
 ) -> Arrays:
-    """Fashion-MNIST, images (N, 28, 28, 1) float32 in [0, 1], int labels. Introduced in B2-3."""
+    """Fashion-MNIST: 画像 (N, 28, 28, 1) は 0〜1 の float32、ラベルは 0〜9 の整数。Introduced in B2-3."""
     return load_dataset("fashion_mnist", data_size, synthetic)
 
 
 def get_data_cifar(data_size: int | None = None, synthetic: bool | None = None) -> Arrays:
-    """CIFAR-10, images (N, 32, 32, 3) float32 in [0, 1], int labels. Introduced in B2-2."""
+    """CIFAR-10: 画像 (N, 32, 32, 3) は 0〜1 の float32、ラベルは 0〜9 の整数。Introduced in B2-2."""
     return load_dataset("cifar10", data_size, synthetic)
 

@@ -21,11 +21,11 @@ def _labels(y: Any) -> np.ndarray:
 def per_class_metrics(
     y_true: Any, y_pred: Any, class_names: Sequence[str] | None = None
 ) -> dict[str, Any]:
-    """Precision, recall, F1 and support per class (scikit-learn). Introduced in B1-1.
+    """クラスごとの適合率 (precision)・再現率 (recall)・F1・枚数 (support) を scikit-learn で求める。
+    Introduced in B1-1.
 
-    Returns a dict of arrays keyed precision, recall, f1, support, plus class_names.
-    A class never predicted gets precision 0 (no warning is printed).
-    """
+    precision, recall, f1, support の配列と class_names を持つ辞書を返す。一度も予測されなかった
+    クラスの適合率は 0 (警告は出さない)。"""
     from sklearn.metrics import precision_recall_fscore_support
 
     t, p = _labels(y_true), _labels(y_pred)

@@ -11,9 +11,8 @@ __all__ = ["diagram_available", "feature_maps", "model_diagram", "model_layers"]
 
 
 def model_layers(model: Any) -> list[Any]:
-    """The layers of ``model`` that compute something, in order, without the InputLayer
-    that a functional model (``keras.Model(inputs, outputs)``) lists first: the same list
-    for a Sequential and a functional model of the same layers. Introduced in B2-3."""
+    """モデルの計算する層のリスト (入力の ``InputLayer`` を除く)。Sequential でも関数型 API
+    (``keras.Model(inputs, outputs)``) でも、同じ層なら同じリストになる。Introduced in B2-3."""
     return [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
 
 
@@ -28,12 +27,11 @@ def _find_layer(model: Any, layer: Any) -> Any:
 
 
 def feature_maps(model: Any, layer: Any, x: np.ndarray) -> np.ndarray:
-    """Output of ``layer`` (index into :func:`model_layers`, name or Layer) of a trained
-    model for input ``x``.
+    """学習したモデルに ``x`` を入れたときの、層 ``layer`` の出力 (特徴マップ、feature map)。
 
-    ``x`` is one image (H, W, C) or a batch; the result has a batch axis. Layers run in
-    inference mode, so Dropout is off. Introduced in B2-1.
-    """
+    ``layer`` は :func:`model_layers` の添字・層の名前・層そのもののどれか。``x`` は画像 1 枚
+    (H, W, C) かバッチで、結果にはバッチの軸が付く。推論モードで計算する (Dropout は働かない)。
+    Introduced in B2-1."""
     import keras
 
     target = _find_layer(model, layer)
@@ -61,11 +59,9 @@ def diagram_available() -> bool:
 
 
 def model_diagram(model: Any, to_file: str = "model.png", show_shapes: bool = True) -> Any:
-    """The model as a diagram (keras.utils.plot_model), or its text summary. Introduced in B2-1.
+    """モデルの図 (keras.utils.plot_model)。描けないときは summary() の表を返す。Introduced in B2-1.
 
-    Drawing needs pydot and Graphviz; without them this prints how to install them and
-    returns the summary text instead of failing the cell.
-    """
+    図には pydot と Graphviz が必要。ないときはセルを止めず、入れ方を表示して表の文字列を返す。"""
     if diagram_available():
         import keras
         from IPython.display import Image

@@ -23,14 +23,12 @@ OPTIMIZERS = tuple(DEFAULT_LEARNING_RATES)
 
 
 def model_setup(model: Any, optimizer: str = "adam", lr: float | None = None) -> Any:
-    """Compile ``model`` for integer labels: sparse categorical cross-entropy + accuracy.
+    """整数ラベル用にモデルをコンパイルする: 誤差関数 sparse categorical cross-entropy、指標 accuracy。
 
-    ``optimizer`` is one of adam, sgd, rmsprop, adadelta, adagrad, nadam; ``lr`` is its
-    learning rate, by default the one in ``DEFAULT_LEARNING_RATES`` (adam: 0.001,
-    adadelta: 1.0 as in the Keras 2 examples). In grading mode with a small subset
-    (see ``EAGER_GRADING_SAMPLES``) the model runs eagerly: the few batches end sooner
-    than tracing a graph would take. Returns the model. Introduced in B2-2.
-    """
+    ``optimizer`` は adam, sgd, rmsprop, adadelta, adagrad, nadam のどれか。``lr`` は学習率
+    (learning rate) で、省略すると ``DEFAULT_LEARNING_RATES`` の値 (adam: 0.001、adadelta: Keras 2
+    の例題と同じ 1.0)。採点モードで学習データが少ないときは eager 実行にする (グラフを作るより
+    早く終わる)。モデルを返す。Introduced in B2-2."""
     import keras
 
     name = optimizer.lower() if isinstance(optimizer, str) else optimizer
@@ -80,11 +78,10 @@ def _version_tuple(text: str) -> tuple[int, ...]:
 
 
 def check_environment(min_keras: str = "3.0", min_python: str = "3.10") -> dict[str, str]:
-    """Check Python and Keras versions, print them and return them.
+    """Python と Keras のバージョンを確かめ、表示して返す。
 
-    Raises RuntimeError with what to install when something is too old or missing, so
-    a notebook's setup cell fails with a readable message. Introduced in B1-1.
-    """
+    古すぎる・入っていないときは、何をインストールすればよいかを書いた RuntimeError を送出する
+    (準備のセルが読める言葉で止まる)。Introduced in B1-1."""
     found = {"python": ".".join(map(str, sys.version_info[:3]))}
     if sys.version_info[:2] < _version_tuple(min_python)[:2]:
         raise RuntimeError(
