@@ -17,7 +17,8 @@ from .data import (
     get_data_mnist,
     load_dataset,
 )
-from .inspect import diagram_available, feature_maps, model_diagram, per_class_metrics
+from .metrics import per_class_metrics
+from .models import diagram_available, feature_maps, model_diagram, model_layers
 from .plots import (
     plot_confusion_matrix,
     plot_feature_maps,
@@ -49,6 +50,7 @@ __all__ = [
     "grading_mode",
     "load_dataset",
     "model_diagram",
+    "model_layers",
     "model_setup",
     "per_class_metrics",
     "plot_confusion_matrix",

@@ -66,12 +66,10 @@ def _positive_int(name: str, default: int) -> int:
 
 
 def grading_mode() -> bool:
-    """True while notebooks run for grading: small data, few epochs.
+    """採点のために実行されている (データを減らし、エポックを短くする) とき True。
 
-    On when nbgrader executes a notebook (it sets ``NBGRADER_EXECUTION``) or when
-    ``COURSE_GRADING_MODE`` is true; ``COURSE_GRADING_MODE=0`` forces it off.
-    Introduced in B1-1.
-    """
+    nbgrader が実行している (``NBGRADER_EXECUTION`` がある) か ``COURSE_GRADING_MODE`` が真のとき。
+    ``COURSE_GRADING_MODE=0`` で強制的に切れる。Introduced in B1-1."""
     explicit = _flag(ENV_GRADING)
     if explicit is not None:
         return explicit
@@ -92,13 +90,12 @@ def grading_epochs() -> int:
 
 
 def training_epochs(epochs: int) -> int:
-    """Epochs to train for: ``epochs`` normally, at most a couple in grading mode.
+    """学習するエポック数: ふだんは ``epochs``、採点のときは ``grading_epochs()`` 以下。
 
-    Notebooks write ``epochs = training_epochs(20)`` so the autograder re-runs a
-    submission in seconds while students train at full length. Introduced in B1-1.
-    """
+    ノートブックは ``epochs = training_epochs(20)`` と書く。採点では短く、自分で実行するときは
+    全部のエポックを学習する。Introduced in B1-1."""
     if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}.")
+        raise ValueError(f"エポック数 epochs は 1 以上にしてください ({epochs} が渡されました)。")
     return min(epochs, grading_epochs()) if grading_mode() else epochs
 
 

@@ -31,6 +31,7 @@ import gzip
 import os
 import pickle
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,45 +105,18 @@ class DatasetLocation:
     path: Path
 
 
-@dataclass(frozen=True)
-class _Spec:
-    name: str
-    title: str
-    image_shape: tuple[int, int, int]
-    train_count: int
-    test_count: int
-    classes: list[str]
-    keras_module: str
-
-
-_SPECS: dict[str, _Spec] = {
-    "mnist": _Spec("mnist", "MNIST", (28, 28, 1), 60000, 10000, MNIST_CLASSES, "mnist"),
-    "fashion_mnist": _Spec(
-        "fashion_mnist",
-        "Fashion-MNIST",
-        (28, 28, 1),
-        60000,
-        10000,
-        FASHION_MNIST_CLASSES,
-        "fashion_mnist",
-    ),
-    "cifar10": _Spec(
-        "cifar10", "CIFAR-10", (32, 32, 3), 50000, 10000, CIFAR10_CLASSES, "cifar10"
-    ),
-}
-
-
 def _spec(name: str) -> _Spec:
     try:
         return _SPECS[name]
     except KeyError:
         raise ValueError(
-            f"Unknown dataset {name!r}; choose one of {', '.join(sorted(_SPECS))}."
+            f"データセット {name!r} はありません (unknown dataset)。"
+            f"{', '.join(sorted(_SPECS))} のどれかを指定してください。"
         ) from None
 
 
 def class_names(dataset: str) -> list[str]:
-    """Class names of ``dataset`` (mnist, fashion_mnist or cifar10), index = label."""
+    """データセット ``dataset`` (mnist, fashion_mnist, cifar10) のクラス名のリスト (添字 = ラベル)。"""
     return list(_spec(dataset).classes)
 
 
@@ -155,40 +129,39 @@ def _keras_dataset_dirs() -> list[Path]:
     return [Path(home) / "datasets", Path("/tmp/.keras/datasets")]
 
 
-def _candidates(name: str, folder: Path, *, keras_layout: bool) -> list[Path]:
-    if name == "mnist":
-        return [folder / "mnist.npz"]
-    if name == "fashion_mnist":
-        return [folder / "fashion-mnist", folder] if not keras_layout else [folder / "fashion-mnist"]
-    paths = [folder / _CIFAR_DIR, folder / _CIFAR_ARCHIVE]
-    if keras_layout:  # Keras 3 extracts into "<fname>-target/cifar-10-batches-py"
-        paths.insert(0, folder / "cifar-10-batches-py-target" / _CIFAR_DIR)
-        paths.append(folder / "cifar-10-batches-py.tar.gz")
-    return paths
+def _candidates(spec: "_Spec", folder: Path, *, keras_layout: bool) -> list[Path]:
+    names = spec.keras_paths if keras_layout else spec.local_paths
+    return [folder / n if n != "." else folder for n in names]
 
 
-def _usable(name: str, path: Path) -> bool:
-    if name == "fashion_mnist":
-        return path.is_dir() and all((path / f).is_file() for f in _IDX_FILES)
-    if name == "cifar10" and path.is_dir():
-        return (path / "test_batch").is_file() and (path / "data_batch_5").is_file()
+def _usable_file(path: Path) -> bool:
     return path.is_file() and path.stat().st_size > 0
+
+
+def _usable_idx_dir(path: Path) -> bool:
+    return path.is_dir() and all((path / f).is_file() for f in _IDX_FILES)
+
+
+def _usable_cifar(path: Path) -> bool:
+    if path.is_dir():
+        return (path / "test_batch").is_file() and (path / "data_batch_5").is_file()
+    return _usable_file(path)
 
 
 def find_dataset(name: str) -> DatasetLocation | None:
     """The first local copy of a real dataset, in the documented order, or None."""
-    _spec(name)
+    spec = _spec(name)
     searched: list[tuple[str, Path, bool]] = [
         ("keras-cache", d, True) for d in _keras_dataset_dirs()
     ]
     data_dir = os.environ.get(config.ENV_DATA_DIR)
     if data_dir:
         searched.append(("data-dir", Path(data_dir).expanduser(), False))
-    if name == "fashion_mnist":
+    if spec.debian_package:
         searched.append(("debian", DEBIAN_FASHION_MNIST_DIR.parent, True))
     for kind, folder, keras_layout in searched:
-        for path in _candidates(name, folder, keras_layout=keras_layout):
-            if _usable(name, path):
+        for path in _candidates(spec, folder, keras_layout=keras_layout):
+            if spec.usable(path):
                 return DatasetLocation(kind, path)
     return None
 
@@ -237,7 +210,8 @@ def _read_cifar(path: Path) -> Arrays:
         missing = [n for n in names if n not in raw]
         if missing:
             raise DatasetUnavailableError(
-                f"{path} is not a complete CIFAR-10 archive (missing {', '.join(missing)})."
+                f"{path} は CIFAR-10 のアーカイブとして不完全です "
+                f"({', '.join(missing)} がありません)。ダウンロードし直してください。"
             )
     parts = [_cifar_batch(raw[n]) for n in names[:5]]
     x_train = np.concatenate([p[0] for p in parts])
@@ -247,19 +221,66 @@ def _read_cifar(path: Path) -> Arrays:
 
 
 def _read(name: str, location: DatasetLocation) -> Arrays:
+    spec = _spec(name)
     try:
-        if name == "mnist":
-            return _read_mnist_npz(location.path)
-        if name == "fashion_mnist":
-            return _read_fashion(location.path)
-        return _read_cifar(location.path)
+        return spec.reader(location.path)
     except DatasetUnavailableError:
         raise
     except Exception as exc:  # a truncated or foreign file: say which one
         raise DatasetUnavailableError(
-            f"{_spec(name).title}: the file {location.path} ({location.kind}) could not be "
-            f"read ({type(exc).__name__}: {exc}). Delete or replace it and run again."
+            f"{spec.title}: ファイル {location.path} ({location.kind}) を読めませんでした "
+            f"(could not be read: {type(exc).__name__}: {exc})。"
+            "このファイルを削除するか正しいものに置き換えてから、もう一度実行してください。"
         ) from exc
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """Everything that differs between the datasets: the loaders read it, never the name."""
+
+    name: str
+    title: str
+    image_shape: tuple[int, int, int]
+    train_count: int
+    test_count: int
+    classes: list[str]
+    keras_module: str
+    keras_paths: tuple[str, ...]  # candidates in a Keras cache folder ("." = the folder)
+    local_paths: tuple[str, ...]  # candidates in $COURSE_DATA_DIR
+    usable: Callable[[Path], bool]
+    reader: Callable[[Path], Arrays]
+    archive_hint: str  # what to put in $COURSE_DATA_DIR, for the error message
+    debian_package: bool = False  # Debian's dataset-fashion-mnist (DEBIAN_FASHION_MNIST_DIR)
+
+
+_SPECS: dict[str, _Spec] = {
+    "mnist": _Spec(
+        "mnist", "MNIST", (28, 28, 1), 60000, 10000, MNIST_CLASSES, "mnist",
+        keras_paths=("mnist.npz",),
+        local_paths=("mnist.npz",),
+        usable=_usable_file,
+        reader=_read_mnist_npz,
+        archive_hint="mnist.npz",
+    ),
+    "fashion_mnist": _Spec(
+        "fashion_mnist", "Fashion-MNIST", (28, 28, 1), 60000, 10000, FASHION_MNIST_CLASSES, "fashion_mnist",
+        keras_paths=("fashion-mnist",),
+        local_paths=("fashion-mnist", "."),
+        usable=_usable_idx_dir,
+        reader=_read_fashion,
+        archive_hint="4 つのファイル " + ", ".join(_IDX_FILES),
+        debian_package=True,
+    ),
+    "cifar10": _Spec(
+        "cifar10", "CIFAR-10", (32, 32, 3), 50000, 10000, CIFAR10_CLASSES, "cifar10",
+        # Keras 3 extracts into "<fname>-target/cifar-10-batches-py"
+        keras_paths=(f"cifar-10-batches-py-target/{_CIFAR_DIR}", _CIFAR_DIR, _CIFAR_ARCHIVE, "cifar-10-batches-py.tar.gz"),
+        local_paths=(_CIFAR_DIR, _CIFAR_ARCHIVE),
+        usable=_usable_cifar,
+        reader=_read_cifar,
+        archive_hint=f"{_CIFAR_ARCHIVE} (または展開した {_CIFAR_DIR}/ フォルダ)",
+    ),
+}
 
 
 def _download(name: str) -> Arrays:
@@ -272,24 +293,19 @@ def _download(name: str) -> Arrays:
 
 def _unavailable_message(spec: _Spec, reason: str) -> str:
     keras_dir = _keras_dataset_dirs()[0]
-    archive = {
-        "mnist": "mnist.npz",
-        "fashion_mnist": "the four files " + ", ".join(_IDX_FILES),
-        "cifar10": f"{_CIFAR_ARCHIVE} (or its extracted {_CIFAR_DIR}/ folder)",
-    }[spec.name]
     lines = [
-        f"{spec.title} is not available on this machine and could not be downloaded "
-        f"({reason}).",
-        "Fix it in one of these ways:",
-        f"  1. run once where the internet is reachable, so Keras caches it in {keras_dir}"
-        f" (e.g. keras.datasets.{spec.keras_module}.load_data()), or copy that cache here;",
-        f"  2. put {archive} in a folder and set {config.ENV_DATA_DIR}=/that/folder;",
+        f"{spec.title} がこのマシンになく、ダウンロードもできませんでした "
+        f"(dataset not available: {reason})。",
+        "次のどれかで解決できます:",
+        f"  1. インターネットにつながる環境で一度実行し、Keras のキャッシュ {keras_dir} に保存させる"
+        f" (例: keras.datasets.{spec.keras_module}.load_data())。またはそのキャッシュをここへコピーする。",
+        f"  2. {spec.archive_hint} をあるフォルダに置き、環境変数 {config.ENV_DATA_DIR}=/そのフォルダ を設定する。",
     ]
-    if spec.name == "fashion_mnist":
-        lines.append("  3. on Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist;")
+    if spec.debian_package:
+        lines.append("  3. Debian/Ubuntu なら: sudo apt-get install dataset-fashion-mnist")
     lines.append(
-        f"  {4 if spec.name == 'fashion_mnist' else 3}. for a dry run only, ask for synthetic "
-        f"data: {config.ENV_SYNTHETIC}=1 (or =missing), or pass synthetic=True."
+        f"  {len(lines) - 1}. 動作確認だけなら合成データ (synthetic data) を使う: "
+        f"{config.ENV_SYNTHETIC}=1 (または =missing) を設定するか、synthetic=True を渡す。"
     )
     return "\n".join(lines)
 
@@ -356,9 +372,9 @@ def _synthetic(spec: _Spec, n_train: int, n_test: int) -> Arrays:
 def _sizes(spec: _Spec, data_size: int | None) -> tuple[int, int]:
     if data_size is not None:
         if isinstance(data_size, bool) or not isinstance(data_size, (int, np.integer)):
-            raise TypeError(f"data_size must be a whole number or None, got {data_size!r}.")
+            raise TypeError(f"data_size は整数か None にしてください ({data_size!r} が渡されました)。")
         if data_size < 1:
-            raise ValueError(f"data_size must be at least 1, got {data_size}.")
+            raise ValueError(f"data_size は 1 以上にしてください ({data_size} が渡されました)。")
     n_train = spec.train_count if data_size is None else min(int(data_size), spec.train_count)
     n_test = spec.test_count
     if config.grading_mode():
@@ -386,11 +402,10 @@ def _prepare(spec: _Spec, arrays: Arrays, n_train: int, n_test: int) -> Arrays:
 
 
 def load_dataset(name: str, data_size: int | None = None, synthetic: bool | None = None) -> Arrays:
-    """Load ``name`` (mnist, fashion_mnist, cifar10) as described in this module.
+    """データセット ``name`` (mnist, fashion_mnist, cifar10) を読み込む (詳しくはこのモジュールの説明)。
 
-    ``synthetic``: True forces synthetic data, False forbids it, None follows
-    ``COURSE_SYNTHETIC_DATA``. Introduced in B1-1.
-    """
+    ``data_size``: 訓練データを先頭から何枚使うか。``synthetic``: True なら合成データ (synthetic
+    data)、False なら本物だけ、None なら ``COURSE_SYNTHETIC_DATA`` に従う。Introduced in B1-1."""
     spec = _spec(name)
     n_train, n_test = _sizes(spec, data_size)
     policy = config.synthetic_policy()
@@ -425,18 +440,18 @@ def load_dataset(name: str, data_size: int | None = None, synthetic: bool | None
 
 
 def get_data_mnist(data_size: int | None = None, synthetic: bool | None = None) -> Arrays:
-    """MNIST digits, images (N, 28, 28, 1) float32 in [0, 1], int labels. Introduced in B1-1."""
+    """MNIST: 画像 (N, 28, 28, 1) は 0〜1 の float32、ラベルは 0〜9 の整数。Introduced in B1-1."""
     return load_dataset("mnist", data_size, synthetic)
 
 
 def get_data_fashion_mnist(
     data_size: int | None = None, synthetic: bool | None = None
 ) -> Arrays:
-    """Fashion-MNIST, images (N, 28, 28, 1) float32 in [0, 1], int labels. Introduced in B2-3."""
+    """Fashion-MNIST: 画像 (N, 28, 28, 1) は 0〜1 の float32、ラベルは 0〜9 の整数。Introduced in B2-3."""
     return load_dataset("fashion_mnist", data_size, synthetic)
 
 
 def get_data_cifar(data_size: int | None = None, synthetic: bool | None = None) -> Arrays:
-    """CIFAR-10, images (N, 32, 32, 3) float32 in [0, 1], int labels. Introduced in B2-2."""
+    """CIFAR-10: 画像 (N, 32, 32, 3) は 0〜1 の float32、ラベルは 0〜9 の整数。Introduced in B2-2."""
     return load_dataset("cifar10", data_size, synthetic)
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .metrics import _labels, per_class_metrics
+
 __all__ = [
     "plot_confusion_matrix",
     "plot_feature_maps",
@@ -43,20 +45,12 @@ def _as_images(X: np.ndarray) -> np.ndarray:
         side = math.isqrt(X.shape[1] // 3)
         if 3 * side * side == X.shape[1]:
             return X.reshape(-1, side, side, 3)
-        raise ValueError(f"Cannot tell the image shape of rows of length {X.shape[1]}.")
+        raise ValueError(f"長さ {X.shape[1]} の行からは画像の形が分かりません。(枚数, 高さ, 幅, チャネル) の配列を渡してください。")
     if X.ndim == 4 and X.shape[-1] == 1:
         return X[..., 0]
     if X.ndim in (3, 4):
         return X
-    raise ValueError(f"Expected a batch of images, got an array of shape {X.shape}.")
-
-
-def _labels(y: Any) -> np.ndarray:
-    """Integer class indices from indices, one-hot rows or predicted probabilities."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1:
-        return y.argmax(axis=1)
-    return y.reshape(-1).astype(np.int64)
+    raise ValueError(f"画像の配列 (枚数, 高さ, 幅, チャネル) を渡してください。形 {X.shape} の配列が渡されました。")
 
 
 def _show(ax: Any, image: np.ndarray) -> None:
@@ -80,16 +74,15 @@ def random_plot(
     rows: int = 5,
     seed: int | None = None,
 ) -> Any:
-    """Grid of random examples, one column per class, ``rows`` per column.
+    """クラスごとにランダムに選んだ例を並べた図 (1 列が 1 クラス、各列 ``rows`` 枚)。
 
-    Titles are class names, or "true -> predicted" when ``predict`` (labels or
-    probabilities) is given. Introduced in B1-2.
-    """
+    列の上はクラス名。``predict`` (予測ラベルか確率) を渡すと「正解 -> 予測」(true -> predicted)
+    を表示する。Introduced in B1-2."""
     images = _as_images(X)
     y_true = _labels(y)
     y_pred = None if predict is None else _labels(predict)
     if y_pred is not None and len(y_pred) != len(y_true):
-        raise ValueError(f"predict has {len(y_pred)} entries but y has {len(y_true)}.")
+        raise ValueError(f"predict の長さ {len(y_pred)} が y の長さ {len(y_true)} と違います。同じ画像の予測を渡してください。")
     n_classes = len(class_names) if class_names is not None else int(y_true.max()) + 1
     rng = np.random.default_rng(seed)
     fig = _figure(1.3 * n_classes, 1.5 * rows)
@@ -123,8 +116,8 @@ def _history_dict(history: Any) -> dict[str, list[float]]:
     data = getattr(history, "history", history)
     if not isinstance(data, Mapping):
         raise TypeError(
-            "Expected a keras History (what model.fit returns) or its .history dict, "
-            f"got {type(history).__name__}."
+            "model.fit が返す History (またはその .history の辞書) を渡してください。"
+            f"{type(history).__name__} が渡されました。"
         )
     data = dict(data)
     for old, new in (("acc", "accuracy"), ("val_acc", "val_accuracy")):
@@ -134,7 +127,7 @@ def _history_dict(history: Any) -> dict[str, list[float]]:
 
 
 def plot_result(history: Any) -> Any:
-    """Accuracy and loss per epoch, training vs validation, side by side. Introduced in B2-2."""
+    """学習曲線 (learning curves): 正解率と誤差をエポックごとに、訓練と検証を並べて描く。Introduced in B2-2."""
     data = _history_dict(history)
     fig = _figure(10, 3.5)
     axes = fig.subplots(1, 2)
@@ -156,7 +149,7 @@ def plot_histories(
     histories: Mapping[str, Any],
     metrics: str | Sequence[str] = ("loss", "val_loss", "val_accuracy"),
 ) -> Any:
-    """Several training runs overlaid, one panel per metric (dropout sweep). Introduced in B1-2."""
+    """複数の学習の記録 ``{ラベル: History}`` を指標 (metric) ごとに 1 枚へ重ねて描く。Introduced in B1-2."""
     metric_list = [metrics] if isinstance(metrics, str) else list(metrics)
     fig = _figure(5 * len(metric_list), 3.8)
     axes = np.atleast_1d(fig.subplots(1, len(metric_list)))
@@ -193,14 +186,13 @@ def _normalise(a: np.ndarray) -> np.ndarray:
 
 
 def plot_filters(kernel: Any, max_filters: int = 32, cols: int = 8) -> Any:
-    """The filters of a Conv2D layer (or its kernel array) as small images. Introduced in B2-1.
+    """Conv2D 層 (またはそのカーネルの配列) のフィルタを小さな画像として並べる。Introduced in B2-1.
 
-    A kernel of shape (kh, kw, in, out) is drawn one filter per tile: in colour when
-    it has 3 input channels, else its first input channel in grey.
-    """
+    形 (kh, kw, in, out) のカーネルを 1 フィルタ 1 枚で描く。入力が 3 チャネルならカラー、
+    それ以外は最初の入力チャネルを白黒で描く。"""
     weights = kernel.get_weights()[0] if hasattr(kernel, "get_weights") else np.asarray(kernel)
     if weights.ndim != 4:
-        raise ValueError(f"Expected a Conv2D kernel (kh, kw, in, out), got shape {weights.shape}.")
+        raise ValueError(f"Conv2D kernel (カーネルの高さ, 幅, 入力チャネル, 出力チャネル) を渡してください。形 {weights.shape} が渡されました。")
     fig, axes = _tiles(min(weights.shape[3], max_filters), cols, (1.2, 1.3))
     for i, ax in enumerate(axes):
         tile = weights[:, :, :, i] if weights.shape[2] == 3 else weights[:, :, 0, i]
@@ -211,12 +203,12 @@ def plot_filters(kernel: Any, max_filters: int = 32, cols: int = 8) -> Any:
 
 
 def plot_feature_maps(maps: np.ndarray, max_maps: int = 32, cols: int = 8, title: str | None = None) -> Any:
-    """Channels of one feature map (H, W, C) or (1, H, W, C) side by side. Introduced in B2-1."""
+    """特徴マップ (feature map) (H, W, C) または (1, H, W, C) のチャネルを並べて描く。Introduced in B2-1."""
     maps = np.asarray(maps)
     if maps.ndim == 4 and maps.shape[0] == 1:
         maps = maps[0]
     if maps.ndim != 3:
-        raise ValueError(f"Expected feature maps (H, W, C), got shape {maps.shape}.")
+        raise ValueError(f"特徴マップ (高さ, 幅, チャネル) を渡してください。形 {maps.shape} が渡されました。")
     fig, axes = _tiles(min(maps.shape[2], max_maps), cols, (1.3, 1.4), 0.4 if title else 0.0)
     for i, ax in enumerate(axes):
         ax.imshow(maps[:, :, i], cmap="viridis")
@@ -230,7 +222,7 @@ def plot_feature_maps(maps: np.ndarray, max_maps: int = 32, cols: int = 8, title
 def plot_confusion_matrix(
     y_true: Any, y_pred: Any, class_names: Sequence[str] | None = None, normalize: str | None = None
 ) -> Any:
-    """Confusion matrix (rows: true class, columns: predicted) via scikit-learn. Introduced in B2-3."""
+    """混同行列 (confusion matrix、行: 正解、列: 予測) を scikit-learn で描く。Introduced in B2-3."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
     t, p = _labels(y_true), _labels(y_pred)
@@ -254,9 +246,7 @@ def plot_confusion_matrix(
 
 
 def plot_precision_recall(y_true: Any, y_pred: Any, class_names: Sequence[str] | None = None) -> Any:
-    """Per-class precision and recall as grouped bars. Introduced in B1-1."""
-    from .inspect import per_class_metrics
-
+    """クラスごとの適合率 (precision) と再現率 (recall) を棒グラフで並べる。Introduced in B1-1."""
     metrics = per_class_metrics(y_true, y_pred, class_names)
     names = metrics["class_names"]
     x = np.arange(len(names))
@@ -281,10 +271,9 @@ def plot_misclassified(
     true_class: int | None = None,
     cols: int = 8,
 ) -> Any:
-    """The first ``n`` misclassified examples titled "true -> predicted". Introduced in B1-1.
+    """誤分類された最初の ``n`` 枚を「正解 -> 予測」(true -> predicted) の題で並べる。Introduced in B1-1.
 
-    ``true_class`` keeps only examples of that true class (the seed looks at the 8s).
-    """
+    ``true_class`` を渡すと、正解がそのクラスの画像だけを選ぶ (元の記事は 8 を見ている)。"""
     images = _as_images(X)
     t, p = _labels(y_true), _labels(y_pred)
     wrong = np.flatnonzero((t != p) & ((t == true_class) if true_class is not None else True))

@@ -23,24 +23,23 @@ OPTIMIZERS = tuple(DEFAULT_LEARNING_RATES)
 
 
 def model_setup(model: Any, optimizer: str = "adam", lr: float | None = None) -> Any:
-    """Compile ``model`` for integer labels: sparse categorical cross-entropy + accuracy.
+    """整数ラベル用にモデルをコンパイルする: 誤差関数 sparse categorical cross-entropy、指標 accuracy。
 
-    ``optimizer`` is one of adam, sgd, rmsprop, adadelta, adagrad, nadam; ``lr`` is its
-    learning rate, by default the one in ``DEFAULT_LEARNING_RATES`` (adam: 0.001,
-    adadelta: 1.0 as in the Keras 2 examples). In grading mode with a small subset
-    (see ``EAGER_GRADING_SAMPLES``) the model runs eagerly: the few batches end sooner
-    than tracing a graph would take. Returns the model. Introduced in B2-2.
-    """
+    ``optimizer`` は adam, sgd, rmsprop, adadelta, adagrad, nadam のどれか。``lr`` は学習率
+    (learning rate) で、省略すると ``DEFAULT_LEARNING_RATES`` の値 (adam: 0.001、adadelta: Keras 2
+    の例題と同じ 1.0)。採点モードで学習データが少ないときは eager 実行にする (グラフを作るより
+    早く終わる)。モデルを返す。Introduced in B2-2."""
     import keras
 
     name = optimizer.lower() if isinstance(optimizer, str) else optimizer
     if name not in DEFAULT_LEARNING_RATES:
         raise ValueError(
-            f"Unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}."
+            f"最適化手法 (optimizer) {optimizer!r} は使えません。"
+            f"{', '.join(OPTIMIZERS)} のどれかを指定してください。"
         )
     rate = DEFAULT_LEARNING_RATES[name] if lr is None else float(lr)
     if not rate > 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}.")
+        raise ValueError(f"学習率 lr は正の数にしてください ({lr!r} が渡されました)。")
     classes = {
         "adam": keras.optimizers.Adam,
         "sgd": keras.optimizers.SGD,
@@ -79,30 +78,29 @@ def _version_tuple(text: str) -> tuple[int, ...]:
 
 
 def check_environment(min_keras: str = "3.0", min_python: str = "3.10") -> dict[str, str]:
-    """Check Python and Keras versions, print them and return them.
+    """Python と Keras のバージョンを確かめ、表示して返す。
 
-    Raises RuntimeError with what to install when something is too old or missing, so
-    a notebook's setup cell fails with a readable message. Introduced in B1-1.
-    """
+    古すぎる・入っていないときは、何をインストールすればよいかを書いた RuntimeError を送出する
+    (準備のセルが読める言葉で止まる)。Introduced in B1-1."""
     found = {"python": ".".join(map(str, sys.version_info[:3]))}
     if sys.version_info[:2] < _version_tuple(min_python)[:2]:
         raise RuntimeError(
-            f"Python {found['python']} is too old: this course needs Python >= {min_python}."
+            f"Python {found['python']} は古すぎます。この授業には Python {min_python} 以上が必要です。"
         )
     try:
         import keras
         import tensorflow as tf
     except ImportError as exc:
         raise RuntimeError(
-            f"{exc.name} is not installed. Install the course package with "
-            "`pip install -e .` (locally) or run the setup cell again (Colab)."
+            f"{exc.name} がインストールされていません (not installed)。手元では授業のパッケージを "
+            "`pip install -e .` でインストールし、Colab では準備のセルをもう一度実行してください。"
         ) from exc
     found["tensorflow"] = tf.__version__
     found["keras"] = keras.__version__
     if _version_tuple(keras.__version__) < _version_tuple(min_keras):
         raise RuntimeError(
-            f"Keras {keras.__version__} is too old: this course needs Keras >= {min_keras} "
-            "(pip install -U 'keras>=3' 'tensorflow>=2.16')."
+            f"Keras {keras.__version__} は古すぎます (too old)。この授業には Keras {min_keras} 以上が必要です "
+            "(pip install -U 'keras>=3' 'tensorflow>=2.16')。"
         )
     print("  ".join(f"{k} {v}" for k, v in found.items()))
     return found

@@ -1,10 +1,10 @@
 """Test support: run nbgrader on the course notebooks inside a throw-away course directory.
 
 Used by the notebook tests; the autograder has its own, hardened pipeline. Besides the
-nbgrader wrappers it holds what every tests/test_notebook_*.py shares: the module fixture's
-three autogrades (``grade_three_ways``), helpers that run single test cells in process, and
-the generic checks (``assert_*``) each assignment's tests call with its own test ids, points
-and expected results.
+nbgrader wrappers it holds what tests/notebooks/ shares: the four autogrades of one
+assignment (``grade_submissions``), helpers that run single test cells in process, and the
+generic checks (``assert_*``) that tests/notebooks/test_contract.py applies to every
+assignment's spec (tests/notebooks/spec.py).
 """
 
 from __future__ import annotations
@@ -211,9 +211,13 @@ class Graded:
         return autograded_notebook(self.course, self.assignment, student)
 
 
-def grade_three_ways(tmp_path_factory, assignment: str, wrong_answers: dict[str, str]) -> Graded:
-    """Generate the release and autograde the source notebook ("solution"), the untouched
-    release ("untouched") and the source with ``wrong_answers`` in its answer cells ("wrong")."""
+def grade_submissions(
+    tmp_path_factory, assignment: str, wrong_answers: dict[str, str], alternative_answers: dict[str, str]
+) -> Graded:
+    """Generate the release and autograde four submissions: the source notebook
+    ("solution"), the untouched release ("untouched"), the source with ``wrong_answers``
+    ("wrong") and the source with ``alternative_answers``, other correct ways to answer
+    ("alternative")."""
     course = make_course(tmp_path_factory.mktemp("course"), (assignment,))
     release = generate(course, assignment)
     source = source_notebook(assignment)
@@ -221,8 +225,18 @@ def grade_three_ways(tmp_path_factory, assignment: str, wrong_answers: dict[str,
         "solution": autograde(course, assignment, "solution", source),
         "untouched": autograde(course, assignment, "untouched", release),
         "wrong": autograde(course, assignment, "wrong", with_answers(source, wrong_answers)),
+        "alternative": autograde(course, assignment, "alternative", with_answers(source, alternative_answers)),
     }
     return Graded(assignment, course, release, scores)
+
+
+def review_findings(graded: Graded, student: str) -> list[str]:
+    """What course-grade's static review reports about a submission (empty: no review flag)."""
+    from autograder import checks
+
+    submitted = nbformat.read(graded.course / "submitted" / student / graded.assignment / f"{graded.assignment}.ipynb", as_version=4)
+    release = nbformat.read(graded.release, as_version=4)
+    return [str(f) for f in checks.review(submitted, checks.instructor_names(release))]
 
 
 # --------------------------------------------------------------------------- checks of the committed notebook
@@ -316,6 +330,27 @@ def assert_clean_test_cells(graded: Graded, student: str, grade_ids) -> None:
         assert not [o for o in outputs if o.get("name") == "stderr"], gid
 
 
+def _message_of(block: str, message: str) -> bool:
+    """True when ``message`` is one of the assert messages written in ``block``: a plain
+    string in it, or what an f-string of it starts with before its first placeholder."""
+    if not message:
+        return False
+    if message in block:
+        return True
+    prefixes = re.findall(r'f"([^"{]{6,})', block) + re.findall(r"f'([^'{]{6,})", block)
+    return any(message.startswith(prefix) for prefix in prefixes)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _failing_line(error) -> int:
+    """The line of the test cell itself that raised, from an error output's traceback."""
+    text = ANSI.sub("", "\n".join(error.get("traceback", [])))
+    first = re.search(r"Cell In\[\d+\], line (\d+)", text)  # the outermost frame: the cell
+    return int(first.group(1)) if first else 0
+
+
 def assert_hidden_block_caught(graded: Graded, zero, full=(), student: str = "wrong") -> None:
     """Each test in ``zero`` failed with one AssertionError whose message belongs to an assert
     of its hidden block (so every visible assert before it passed); those in ``full`` raised nothing."""
@@ -323,9 +358,10 @@ def assert_hidden_block_caught(graded: Graded, zero, full=(), student: str = "wr
     for gid in sorted(zero):
         failures = [o for o in cell_by_grade_id(nb, gid).outputs if o.output_type == "error"]
         assert len(failures) == 1, gid
-        assert failures[0].ename == "AssertionError", (gid, failures[0].ename)
-        hidden = hidden_block(graded.assignment, gid)
-        assert failures[0].evalue and failures[0].evalue in hidden, (gid, failures[0].evalue)
+        if failures[0].ename == "AssertionError":
+            assert _message_of(hidden_block(graded.assignment, gid), failures[0].evalue), (gid, failures[0].evalue)
+        else:  # an answer that crashes on the hidden cases: the failing line is a hidden one
+            assert _failing_line(failures[0]) > len(visible_part(graded.assignment, gid).splitlines()), (gid, failures[0].ename)
     for gid in sorted(full):
         assert not [o for o in cell_by_grade_id(nb, gid).outputs if o.output_type == "error"], gid
 
@@ -346,7 +382,7 @@ def assert_release_hides_solutions(
 
     ``hidden_in``: test cells that must have a hidden block. ``min_hidden_lines``: how many
     such lines there must be at least. ``skip_lines_shown_visibly``: a hidden line that the
-    visible part of the same cell also has may appear in the release.
+    visible part of some test cell also has (``_raised = False``) may appear in the release.
     """
     text = graded.release.read_text(encoding="utf-8")
     sources = "\n".join(c.source for c in nbformat.read(graded.release, as_version=4).cells)
@@ -355,10 +391,11 @@ def assert_release_hides_solutions(
     for gid in hidden_in:
         hidden_block(graded.assignment, gid)
     hidden_lines: set[str] = set()
-    for cell in read_source(graded.assignment).cells:
-        shown = set()
-        if skip_lines_shown_visibly:
-            shown = {line.strip() for line in cell.source.split("### BEGIN HIDDEN TESTS")[0].splitlines()}
+    cells = read_source(graded.assignment).cells
+    shown: set[str] = set()
+    if skip_lines_shown_visibly:
+        shown = {line.strip() for cell in cells for line in cell.source.split("### BEGIN HIDDEN TESTS")[0].splitlines()}
+    for cell in cells:
         for block in HIDDEN_BLOCK.findall(cell.source):
             hidden_lines |= {line.strip() for line in block.splitlines() if len(line.strip()) > 12} - shown
     assert len(hidden_lines) >= min_hidden_lines
@@ -375,3 +412,42 @@ def assert_release_stubs(graded: Graded, stubs: dict[str, str]) -> None:
         assert "raise NotImplementedError()" in source, gid
         if head.startswith("def "):
             assert '"""' in source, gid
+
+
+def _number_pattern(value: str) -> re.Pattern:
+    """``value`` as a token of its own: not part of a longer number, name or decimal;
+    a whole number also matches when written with thousands separators (183,462)."""
+    forms = {re.escape(value)}
+    if value.isdigit() and len(value) > 3:
+        forms.add(re.escape(f"{int(value):,}"))
+    return re.compile(rf"(?<![\w.,])(?:{'|'.join(sorted(forms))})(?![\w]|[.,]\d)")
+
+
+def prose_before_answer(graded: Graded, answer_id: str, *, from_part: bool) -> str:
+    """The markdown cells of the release before the answer cell ``answer_id``: all of
+    them, or (``from_part``) those from the "## " heading of the answer's part on."""
+    cells = nbformat.read(graded.release, as_version=4).cells
+    end = next(i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("grade_id") == answer_id)
+    start = 0
+    if from_part:
+        start = max((i for i in range(end) if cells[i].cell_type == "markdown" and cells[i].source.startswith("## ")), default=0)
+    text = "\n".join(c.source for c in cells[start:end] if c.cell_type == "markdown")
+    return re.sub(r"\d+ 点", "", text)  # points ("(5 点)", "1 点 x 2") are not answers
+
+
+def assert_no_value_before_answer(graded: Graded, given_away: dict[str, tuple[str, ...]]) -> None:
+    """No value in ``given_away[answer_id]`` (what the hidden tests expect) appears in the
+    prose of the release before that answer cell: a student has to work it out, not copy
+    it. A value of two or more characters is looked for in all the prose before the
+    answer; a single digit, which prose uses for much else ("5x5 のカーネル"), in the
+    answer's own part."""
+    found = {}
+    for answer_id, values in given_away.items():
+        hits = [
+            v
+            for v in values
+            if _number_pattern(v).search(prose_before_answer(graded, answer_id, from_part=len(v) == 1))
+        ]
+        if hits:
+            found[answer_id] = hits
+    assert found == {}, dump(found)

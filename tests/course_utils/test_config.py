@@ -27,14 +27,14 @@ def test_bad_boolean_is_reported_with_the_variable_name(monkeypatch):
 def test_training_epochs_are_capped_only_in_grading_mode(monkeypatch):
     assert config.training_epochs(20) == 20
     monkeypatch.setenv("COURSE_GRADING_MODE", "1")
-    assert config.training_epochs(20) == 2
+    assert config.training_epochs(20) == 1
     monkeypatch.setenv("COURSE_GRADING_EPOCHS", "3")
     assert config.training_epochs(20) == 3
     assert config.training_epochs(1) == 1
 
 
 def test_grading_sizes_default_and_override(monkeypatch):
-    assert config.grading_sizes() == (600, 200)
+    assert config.grading_sizes() == (256, 128)
     monkeypatch.setenv("COURSE_GRADING_TRAIN_SIZE", "128")
     monkeypatch.setenv("COURSE_GRADING_TEST_SIZE", "64")
     assert config.grading_sizes() == (128, 64)

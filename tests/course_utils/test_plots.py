@@ -1,4 +1,4 @@
-"""course_utils.plots and inspect: every helper returns a Figure with the right content."""
+"""course_utils.plots, metrics and models: every helper returns a Figure with the right content."""
 
 from __future__ import annotations
 

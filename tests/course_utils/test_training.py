@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import course_utils
-from course_utils import inspect
+from course_utils import models
 
 
 def tiny_cnn():
@@ -50,7 +50,7 @@ def test_model_setup_rejects_unknown_optimizer_listing_choices():
 
 
 def test_model_setup_rejects_nonpositive_rate():
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="正の数"):
         course_utils.model_setup(tiny_cnn(), lr=0)
 
 
@@ -88,13 +88,13 @@ def test_feature_maps_rejects_a_foreign_layer():
 
 
 def test_model_diagram_draws_png_when_graphviz_is_there(tmp_path):
-    assert inspect.diagram_available(), "graphviz and pydot are installed by the project"
+    assert models.diagram_available(), "graphviz and pydot are installed by the project"
     image = course_utils.model_diagram(tiny_cnn(), to_file=str(tmp_path / "m.png"))
     assert image.data[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_model_diagram_falls_back_to_the_summary(monkeypatch, capsys):
-    monkeypatch.setattr(inspect, "diagram_available", lambda: False)
+    monkeypatch.setattr(models, "diagram_available", lambda: False)
     text = course_utils.model_diagram(tiny_cnn())
     assert "Graphviz" in capsys.readouterr().out
     assert "conv (Conv2D)" in text and repr(text) == str(text)
@@ -107,5 +107,20 @@ def test_check_environment_reports_versions(capsys):
 
 
 def test_check_environment_fails_readably_when_keras_is_too_old():
-    with pytest.raises(RuntimeError, match="Keras .* is too old"):
+    with pytest.raises(RuntimeError, match="Keras .* は古すぎます"):
         course_utils.check_environment(min_keras="99.0")
+
+
+def test_model_layers_and_feature_maps_index_sequential_and_functional_models_alike():
+    import keras
+    from keras import layers
+
+    import course_utils
+
+    seq = keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(2, 3), layers.Flatten(), layers.Dense(3)])
+    inputs = keras.Input((8, 8, 1))
+    func = keras.Model(inputs, layers.Dense(3)(layers.Flatten()(layers.Conv2D(2, 3)(inputs))))
+    kinds = [[type(layer).__name__ for layer in course_utils.model_layers(m)] for m in (seq, func)]
+    assert kinds == [["Conv2D", "Flatten", "Dense"]] * 2
+    x = np.ones((8, 8, 1), dtype="float32")
+    assert course_utils.feature_maps(seq, 0, x).shape == course_utils.feature_maps(func, 0, x).shape == (1, 6, 6, 2)

@@ -11,7 +11,7 @@ import pytest
 
 from autograder.cli import build_parser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = ["B1-1", "B1-2", "B2-1", "B2-2", "B2-3"]
 NOTEBOOKS = [REPO / d / a / f"{a}.ipynb" for d in ("source", "release") for a in ASSIGNMENTS]
 
