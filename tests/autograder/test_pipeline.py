@@ -1,7 +1,8 @@
 """The autograder on the demo class: every kind of breakage gets the right score and reason.
 
-B1-1 has 10 automatic points: softmax 4 (the first part), parameters 3, forward pass 3
-(which calls the student's softmax), plus 2 manual points. One grading run (two workers) covers all cases below.
+B1-1 has 12 automatic points: softmax 4 (the first part), parameters 3, forward pass 3
+(which calls the student's softmax), precision and recall 2, plus 3 manual points. One
+grading run (two workers) covers all cases below.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from autograder import demo, pipeline, sandbox_setup
 
 REPO = Path(__file__).resolve().parents[2]
 A = "B1-1"
-FULL, SOFTMAX, WRONG_SOFTMAX = 10.0, 4.0, 3.0
+FULL, SOFTMAX, WRONG_SOFTMAX = 12.0, 4.0, 5.0
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +68,7 @@ def test_correct_and_colab_submissions_get_full_automatic_points(graded):
     results, _, _ = graded
     for student in ("s1001", "s1003", "s1018"):
         assert results[student].score == FULL, student
-        assert results[student].max_score == 12 and results[student].manual_pending == 2
+        assert results[student].max_score == 15 and results[student].manual_pending == 3
         assert results[student].status == "graded"
 
 
@@ -101,7 +102,7 @@ def test_damaged_notebooks_are_repaired_and_fully_graded(graded, student, note):
 
 def test_invalid_json_scores_zero_with_the_reason(graded):
     r = graded[0]["s1009"]
-    assert (r.score, r.max_score, r.status) == (0.0, 12.0, "invalid")
+    assert (r.score, r.max_score, r.status) == (0.0, 15.0, "invalid")
     assert "invalid JSON" in r.problems[0]
 
 
@@ -142,7 +143,7 @@ def test_output_flood_is_cut_and_graded(graded):
 )
 def test_cheats_are_defeated_and_flagged(graded, student, restored):
     r = graded[0][student]
-    # without the guard these would get all 10 points; a wrong softmax loses its own
+    # without the guard these would get all 12 points; a wrong softmax loses its own
     # part and the forward pass that calls it
     assert r.score == WRONG_SOFTMAX, r.problem_summary()
     assert any(restored in e["detail"] for e in events(r, "integrity-restored")), r.events
@@ -183,7 +184,7 @@ def test_grades_csv_has_every_student_and_test(graded):
     assert by_student["s1011"]["status"] == "partial" and by_student["s1011"]["score"] == "4"
     tests = list(csv.DictReader(open(out / "grades_by_test.csv", encoding="utf-8")))
     s1001 = {t["test"]: float(t["score"]) for t in tests if t["student"] == "s1001"}
-    assert len(s1001) == 11 and sum(s1001.values()) == FULL  # 10 tests + the written answer
+    assert len(s1001) == 13 and sum(s1001.values()) == FULL  # 12 tests + the written answer
 
 
 def test_report_json_lists_every_problem(graded):
@@ -198,7 +199,7 @@ def test_feedback_shows_points_and_messages_but_no_hidden_tests(graded):
     raw = (out / "feedback" / "s1015.html").read_text(encoding="utf-8")
     text = html.unescape(re.sub(r"<[^>]+>", "", raw))
     assert "BEGIN HIDDEN TESTS" not in text and "隠しテストの内容は表示されません" in text
-    assert "3 / 12" in text, "the page shows the student's points"
+    assert "5 / 15" in text, "the page shows the student's points"
     source = nbformat.read(REPO / "source" / A / f"{A}.ipynb", as_version=4)
     hidden_lines = {
         line.strip()

@@ -13,7 +13,6 @@ import pytest
 import course_utils
 from course_utils import data
 
-
 # ---------------------------------------------------------------- helpers that write archives
 
 

@@ -62,7 +62,7 @@ def test_plot_result_draws_train_and_validation_side_by_side():
     fig = course_utils.plot_result(history())
     acc, loss = fig.axes
     assert (acc.get_title(), loss.get_title()) == ("Model accuracy", "Model loss")
-    assert [l.get_label() for l in acc.lines] == ["Train", "Validation"]
+    assert [line.get_label() for line in acc.lines] == ["Train", "Validation"]
     np.testing.assert_allclose(loss.lines[1].get_ydata(), [1.1, 0.9, 0.95])
     assert acc.get_xlabel() == "Epoch"
 
@@ -81,7 +81,7 @@ def test_plot_histories_overlays_one_line_per_run():
     runs = {f"p={p:.1f}": history() for p in (0.0, 0.2, 0.4)}
     fig = course_utils.plot_histories(runs, metrics=("loss", "val_loss"))
     assert [ax.get_title() for ax in fig.axes] == ["loss", "val_loss"]
-    assert [l.get_label() for l in fig.axes[1].lines] == ["p=0.0", "p=0.2", "p=0.4"]
+    assert [line.get_label() for line in fig.axes[1].lines] == ["p=0.0", "p=0.2", "p=0.4"]
 
 
 def test_plot_filters_draws_one_tile_per_filter():

@@ -4,9 +4,9 @@ tests/notebooks/test_contract.py and the assignment's own test module."""
 from __future__ import annotations
 
 import pytest
+from spec import SPECS
 
 import nbgrading as nbg
-from spec import SPECS
 
 
 @pytest.fixture(scope="session")

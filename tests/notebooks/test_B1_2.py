@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from spec import B1_2
 
 import nbgrading as nbg
-from spec import B1_2
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import nbformat
 import pytest
+from spec import SPECS, NotebookSpec
 
 import nbgrading as nbg
-from spec import SPECS, NotebookSpec
 
 pytestmark = pytest.mark.slow
 
