@@ -16,6 +16,7 @@ archive is read. A notebook larger than the notebook limit is not read; it becom
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import unicodedata
@@ -496,6 +497,25 @@ def ingest(
     return identify(entries, problems, assignment, id_pattern, roster, only, limits)
 
 
+SAME_TIME = 2.0  # seconds: file times closer than this (a copy, a git checkout) do not order downloads
+
+
+def _copy_number(sub: Submission) -> int:
+    copy = COPY_NUMBER.findall(PurePosixPath(sub.origin).name)
+    return int(copy[-1]) if copy else 0
+
+
+def _older_first(a: Submission, b: Submission) -> int:
+    """Which of two files of a student is older: by file time, unless the times are too close
+    to mean anything, then by the browser's copy number (``B1-1 (1).ipynb`` was downloaded
+    after ``B1-1.ipynb``), then by name."""
+    seconds = (a.modified - b.modified).total_seconds()
+    if abs(seconds) >= SAME_TIME:
+        return -1 if seconds < 0 else 1
+    key_a, key_b = (_copy_number(a), a.origin), (_copy_number(b), b.origin)
+    return (key_a > key_b) - (key_a < key_b)
+
+
 def identify(
     entries: list[_Entry],
     problems: list[IngestProblem],
@@ -532,11 +552,7 @@ def identify(
 
     chosen: list[Submission] = []
     for student, subs in sorted(by_student.items()):
-        def rank(s: Submission):
-            copy = COPY_NUMBER.findall(PurePosixPath(s.origin).name)
-            return (s.modified, int(copy[-1]) if copy else 0, s.origin)
-
-        subs.sort(key=rank)
+        subs.sort(key=functools.cmp_to_key(_older_first))
         keep = subs[-1]
         if len(subs) > 1:
             others = [s.origin for s in subs[:-1]]

@@ -418,3 +418,16 @@ def test_roster_from_a_moodle_grading_worksheet_uses_participant_numbers(tmp_pat
     assert roster == {"123456": "Yamada Taro"}
     write(tmp_path / "subs", "Yamada Taro_123456_assignsubmission_file_/B2-2.ipynb")
     assert [s.student for s in ingest.ingest(tmp_path / "subs", "B2-2", roster=roster).submissions] == ["123456"]
+
+
+def test_copies_written_at_almost_the_same_time_are_ordered_by_their_copy_number(tmp_path):
+    """A git checkout or a copy writes both files within a few milliseconds: '(1)' is the later download."""
+    for name in ("s1_B1-1 (1).ipynb", "s1_B1-1.ipynb"):  # (1) written first, as git checks out in name order
+        (tmp_path / name).write_text(nbformat.writes(nbformat.v4.new_notebook()), encoding="utf-8")
+    stamp = 1_790_000_000
+    os.utime(tmp_path / "s1_B1-1 (1).ipynb", (stamp, stamp))
+    os.utime(tmp_path / "s1_B1-1.ipynb", (stamp + 0.004, stamp + 0.004))
+    got = ingest.ingest(tmp_path, "B1-1")
+    assert [s.origin for s in got.submissions] == ["s1_B1-1 (1).ipynb"]
+    os.utime(tmp_path / "s1_B1-1.ipynb", (stamp + 3600, stamp + 3600))  # an hour later: the time decides
+    assert [s.origin for s in ingest.ingest(tmp_path, "B1-1").submissions] == ["s1_B1-1.ipynb"]
