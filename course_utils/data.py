@@ -129,7 +129,7 @@ def _keras_dataset_dirs() -> list[Path]:
     return [Path(home) / "datasets", Path("/tmp/.keras/datasets")]
 
 
-def _candidates(spec: "_Spec", folder: Path, *, keras_layout: bool) -> list[Path]:
+def _candidates(spec: _Spec, folder: Path, *, keras_layout: bool) -> list[Path]:
     names = spec.keras_paths if keras_layout else spec.local_paths
     return [folder / n if n != "." else folder for n in names]
 

@@ -49,12 +49,12 @@ def test_the_download_is_read_as_sakai_with_its_times(term):
 def test_late_penalty_is_in_every_output(term):
     _, out, results, _ = term
     late = results["s1003"]  # 25 h late: two started days, 20 %
-    assert (late.score, late.late_penalty, late.final_score) == (10.0, 2.0, 8.0)
-    assert results["s1001"].late_penalty == 0 and results["s1001"].final_score == 10.0
+    assert (late.score, late.late_penalty, late.final_score) == (12.0, 2.4, 9.6)
+    assert results["s1001"].late_penalty == 0 and results["s1001"].final_score == 12.0
     rows = {r["student"]: r for r in csv.DictReader(open(out / "grades.csv", encoding="utf-8"))}
-    assert rows["s1003"]["late_penalty"] == "2" and rows["s1003"]["final_score"] == "8"
+    assert rows["s1003"]["late_penalty"] == "2.4" and rows["s1003"]["final_score"] == "9.6"
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert report["lms"] == "sakai" and report["students"]["s1019"]["late_penalty"] == 1.0
+    assert report["lms"] == "sakai" and report["students"]["s1019"]["late_penalty"] == 1.2  # 31 min late: one started day
     page = (out / "feedback" / "s1003.html").read_text(encoding="utf-8")
     assert "遅れ" in page or "遅延" in page, "the Japanese feedback page states the lateness"
 
@@ -75,8 +75,8 @@ def test_export_after_a_manual_grade_gives_every_final_score(term):
         rows = list(csv.reader(io.TextIOWrapper(archive.open(name), encoding="utf-8-sig")))
         feedback = [n for n in archive.namelist() if "Feedback Attachment" in n]
     grades = {row[1]: row[4] for row in rows[3:] if len(row) > 4}
-    assert float(grades["s1001"]) == 12.0  # 10 automatic + 2 manual, on time
-    assert float(grades["s1003"]) == 8.0  # 10 less 20 % for 25 h late
+    assert float(grades["s1001"]) == 14.0  # 12 automatic + 2 manual, on time
+    assert float(grades["s1003"]) == 9.6  # 12 less 20 % for 25 h late
     assert grades["s1020"] == ""  # on the roster, nothing handed in
     assert len(feedback) == 5
 
