@@ -110,7 +110,11 @@ class HardenedExecute(Execute):
                 return
             while not self._watchdog_stop.wait(0.05):
                 try:
-                    rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+                    children = proc.children(recursive=True)
+                    # in a PID namespace the started process only waits for the kernel
+                    # (and shares its pages when forked from the zygote): not counted
+                    own = 0 if self.isolation.get("pid_namespace") else proc.memory_info().rss
+                    rss = own + sum(c.memory_info().rss for c in children)
                 except psutil.Error:
                     return
                 if rss > limit:

@@ -176,9 +176,12 @@ def _fork_into_pid_namespace(status: dict) -> int | None:
     of the namespace: nothing a student starts outlives the kernel.
     """
     read_end, write_end = os.pipe()
+    oom_adjusted = _oom_score_adj(-1000)  # a memory limit kills the kernel, not its waiter
     child = os.fork()
     if child == 0:
         os.close(write_end)
+        if oom_adjusted:
+            _oom_score_adj(0)
         os.setsid()  # the grader's killpg reaches the launcher only, which relays once
         _die_with_launcher(read_end)
         return read_end
@@ -202,6 +205,15 @@ def _fork_into_pid_namespace(status: dict) -> int | None:
         signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     os._exit(code & 0xFF)
+
+
+def _oom_score_adj(value: int) -> bool:
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(value))
+        return True
+    except OSError:
+        return False
 
 
 def _die_with_launcher(read_end: int) -> None:
