@@ -2,21 +2,32 @@
 
 Started by the autograder's kernelspec as
 ``python -m autograder.sandbox_kernel --sandbox CONFIG.json -f CONN`` (a
-:class:`~autograder.sandbox_config.SandboxConfig`). While still single-threaded:
+:class:`~autograder.sandbox_config.SandboxConfig`), or forked by the zygote, which then
+calls :func:`main` the same way. While still single-threaded:
 
-1. new mount and network namespaces (as root, or through an unprivileged user namespace);
-2. an empty tmpfs over every path in ``hide`` (gradebook, source notebooks with hidden
-   tests, other students' work, the repository's .git ...); directories that deny others
-   access but hold what Python needs (a pyenv under /root) are replaced by a tmpfs with
-   just those parts bound back read-only;
-3. as root: switch to an unprivileged uid/gid (no capabilities left, so the mounts cannot
-   be undone and other processes cannot be signalled), resource limits;
-4. run :class:`GradingKernel`, which before every test cell restores what student code
+1. join the job's cgroup (memory, pids and CPU limits; :mod:`.sandbox_cgroup`), so every
+   later process of the job is counted and can be killed with it;
+2. a new PID namespace (and, without root, a user namespace first). The process that
+   unshares is not in it: it forks the namespace's first process, which becomes the
+   kernel, and stays as its *launcher*: it relays the grader's signals, waits, and exits
+   as the kernel did. When the kernel ends, Linux kills every process of the namespace,
+   so nothing a student starts (a ``setsid`` daemon, a CPU burner) outlives it;
+3. in the kernel: new mount and network namespaces (no network), and a file system
+   that is deny by default (:mod:`.sandbox_fs`): an empty root with only the paths the
+   grader listed bound read-only, the working folder read-write, a private ``/tmp``,
+   ``/var/tmp``, ``/dev/shm``, ``/dev`` and ``/proc``. Where that cannot be built the older
+   deny list is applied instead (an empty tmpfs over every path in ``hide``), and the
+   status says so;
+4. as root: switch to the job's unprivileged uid/gid (no capabilities left, so the mounts
+   cannot be undone and other processes cannot be signalled), resource limits;
+5. run :class:`GradingKernel`, which before every test cell restores what student code
    may have patched (IPython input/AST transformers, shell methods, event callbacks, the
    functions of numpy/numpy.testing/math/builtins, keras Model/Layer methods, names that
    the instructor's locked cells bound) and reports what it restored in the reply.
 
-What was achieved is written to ``status_file`` before any student code runs.
+What was achieved (namespaces, file system mode and the paths visible, limits in force,
+errors) is written to ``status_file`` before any student code runs; it becomes
+``isolation`` in ``report.json``.
 """
 
 from __future__ import annotations
@@ -32,9 +43,9 @@ import stat
 import sys
 import tempfile
 
+from . import sandbox_cgroup, sandbox_fs
 from .cells import CellRole, bound_names
 from .cells import neutralize_magics as neutralize_magics  # re-exported for older callers
-from . import sandbox_cgroup, sandbox_fs
 from .sandbox_config import SANDBOX_ARG, SandboxConfig
 
 CLONE_NEWNS = 0x00020000
@@ -232,6 +243,12 @@ def _filesystem(cfg: SandboxConfig, status: dict, uid: int, gid: int, own_pids: 
                 seen.private = [p.replace("own PID namespace", "the host's processes") for p in seen.private]
             status["filesystem"] = "allow list (empty root)"
             status["visible"] = seen.as_dict()
+            # the course's private paths, checked to be out of reach from here
+            for path in cfg.hide:
+                if os.path.lexists(path):
+                    status["errors"].append(f"private path visible in the empty root: {path}")
+                else:
+                    status["hidden"].append(path)
             return
         except OSError as exc:
             status["errors"].append(f"empty root not built ({exc}): fell back to hiding a deny list")

@@ -1,10 +1,12 @@
-"""The grader's side of a kernel's sandbox: its folder, kernelspec and clean-up.
+"""The grader's side of a kernel's sandbox: its folder, cgroup, kernelspec and clean-up.
 
 For each job, :func:`job_sandbox` makes a private working folder (owned by the job's
-unprivileged uid when grading as root), writes the :class:`SandboxConfig` the kernel
-applies to itself and a kernelspec that starts :mod:`autograder.sandbox_kernel` with it
-(forked by the zygote when one runs), and afterwards kills whatever that uid left
-running and removes the folder.
+own unprivileged uid when grading as root) with IPython's and Jupyter's folders made by
+the grader and read-only to the kernel, the job's cgroup (:mod:`.sandbox_cgroup`), the
+:class:`SandboxConfig` the kernel applies to itself (what its empty root may show:
+:func:`visible_paths`) and a kernelspec that starts :mod:`autograder.sandbox_kernel`
+with it (forked by the zygote when one runs). Afterwards it kills every process of the
+cgroup and of the uid, and removes the cgroup and the folders.
 """
 
 from __future__ import annotations

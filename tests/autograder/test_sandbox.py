@@ -183,7 +183,7 @@ def _leftovers() -> list[Path]:
 def _remove_leftovers() -> None:
     """Remove what the attacker wrote into shared places (only ever there without the sandbox)."""
     for top in SHARED_PLACES:
-        for folder, subs, files in os.walk(top, topdown=False):
+        for folder, _subs, files in os.walk(top, topdown=False):
             for name in files:
                 if TOKEN in name:
                     Path(folder, name).unlink(missing_ok=True)
