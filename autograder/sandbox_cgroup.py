@@ -57,7 +57,7 @@ def _own_path(controller: str) -> str:
     with open("/proc/self/cgroup", encoding="ascii") as f:
         for line in f:
             _, names, path = line.rstrip("\n").split(":", 2)
-            if names.split(",") == [controller] or (controller == "" and names == ""):
+            if (controller in names.split(",")) if controller else names == "":
                 return path
     return "/"
 
@@ -77,10 +77,17 @@ def _write(folder: Path, name: str, value: str) -> None:
 
 
 def _create_v2(mount: Path, name: str, limits: Limits) -> JobCgroup:
-    parent = mount / _own_path("").lstrip("/") / GROUP
+    # cgroup v2 lets only a cgroup without processes of its own (or the root) hand
+    # controllers down: as root the jobs' parent sits below the root; without root, next
+    # to the grader's own cgroup, in the subtree delegated to its user
+    if os.geteuid() == 0:
+        above = mount
+    else:
+        above = (mount / _own_path("").lstrip("/")).parent
+    parent = above / GROUP
     parent.mkdir(exist_ok=True)
     with contextlib.suppress(OSError):  # may already be on
-        _write(parent.parent, "cgroup.subtree_control", "+memory +pids +cpu")
+        _write(above, "cgroup.subtree_control", "+memory +pids +cpu")
     _write(parent, "cgroup.subtree_control", "+memory +pids +cpu")
     folder = parent / name
     folder.mkdir()
