@@ -4,7 +4,9 @@ Plain nbgrader 0.9.6 drops a whole submission when its kernel dies or ignores th
 interrupt after a timeout. :class:`HardenedExecute` instead records what happened, stops
 executing, marks every cell that did not run with an error output (so its tests score 0
 instead of the full points an empty output would get) and lets nbgrader grade what ran.
-It also caps output while it arrives, kills a kernel that exceeds a memory limit, starts
+It also caps output while it arrives, kills a kernel that exceeds a memory limit (its RSS,
+watched here; everything the job holds is also capped by the job's cgroup, whose OOM kill
+is reported the same way), starts
 the kernel with the environment it is given (nothing of the grader's own), and tells the
 kernel which cells are tests and which are the instructor's, so it can restore patched
 functions.
@@ -108,7 +110,11 @@ class HardenedExecute(Execute):
                 return
             while not self._watchdog_stop.wait(0.05):
                 try:
-                    rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+                    children = proc.children(recursive=True)
+                    # in a PID namespace the started process only waits for the kernel
+                    # (and shares its pages when forked from the zygote): not counted
+                    own = 0 if self.isolation.get("pid_namespace") else proc.memory_info().rss
+                    rss = own + sum(c.memory_info().rss for c in children)
                 except psutil.Error:
                     return
                 if rss > limit:
@@ -170,6 +176,20 @@ class HardenedExecute(Execute):
         except (OSError, ValueError) as exc:
             self.isolation = {"errors": [f"no isolation status: {exc}"]}
 
+    def _cgroup_memory_kill(self) -> str | None:
+        """Why the kernel died, when the memory limit of its cgroup killed it."""
+        group = self.isolation.get("cgroup")
+        if not group:
+            return None
+        from . import sandbox_cgroup
+
+        memory = sandbox_cgroup.JobCgroup.from_dict(group).memory
+        for _ in range(5):  # the kernel's death may be seen before the counter is read
+            if sandbox_cgroup.oom_kills(memory):
+                return f"memory limit exceeded: {sandbox_cgroup.peak_mb(memory)} MiB > {self.memory_limit_mb} MiB"
+            time.sleep(0.05)
+        return None
+
     def _mark_not_run(self, cell: NotebookNode, index: int) -> None:
         if cell.cell_type != "code":
             return
@@ -181,7 +201,7 @@ class HardenedExecute(Execute):
         try:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
-            reason = self._memory_killed or "the kernel died (crash, os._exit or a signal)"
+            reason = self._memory_killed or self._cgroup_memory_kill() or "the kernel died (crash, os._exit or a signal)"
             self._dead_reason = f"{reason} in cell {cell_index}"
             self._record(EventKind.KERNEL_DIED, cell_index, reason)
             cell.outputs = list(cell.get("outputs", [])) + [_error_output("DeadKernelError", reason)]

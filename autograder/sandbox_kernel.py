@@ -2,34 +2,48 @@
 
 Started by the autograder's kernelspec as
 ``python -m autograder.sandbox_kernel --sandbox CONFIG.json -f CONN`` (a
-:class:`~autograder.sandbox_config.SandboxConfig`). While still single-threaded:
+:class:`~autograder.sandbox_config.SandboxConfig`), or forked by the zygote, which then
+calls :func:`main` the same way. While still single-threaded:
 
-1. new mount and network namespaces (as root, or through an unprivileged user namespace);
-2. an empty tmpfs over every path in ``hide`` (gradebook, source notebooks with hidden
-   tests, other students' work, the repository's .git ...); directories that deny others
-   access but hold what Python needs (a pyenv under /root) are replaced by a tmpfs with
-   just those parts bound back read-only;
-3. as root: switch to an unprivileged uid/gid (no capabilities left, so the mounts cannot
-   be undone and other processes cannot be signalled), resource limits;
-4. run :class:`GradingKernel`, which before every test cell restores what student code
+1. join the job's cgroup (memory, pids and CPU limits; :mod:`.sandbox_cgroup`), so every
+   later process of the job is counted and can be killed with it;
+2. a new PID namespace (and, without root, a user namespace first). The process that
+   unshares is not in it: it forks the namespace's first process, which becomes the
+   kernel, and stays as its *launcher*: it relays the grader's signals, waits, and exits
+   as the kernel did. When the kernel ends, Linux kills every process of the namespace,
+   so nothing a student starts (a ``setsid`` daemon, a CPU burner) outlives it;
+3. in the kernel: new mount and network namespaces (no network), and a file system
+   that is deny by default (:mod:`.sandbox_fs`): an empty root with only the paths the
+   grader listed bound read-only, the working folder read-write, a private ``/tmp``,
+   ``/var/tmp``, ``/dev/shm``, ``/dev`` and ``/proc``. Where that cannot be built the older
+   deny list is applied instead (an empty tmpfs over every path in ``hide``), and the
+   status says so;
+4. as root: switch to the job's unprivileged uid/gid (no capabilities left, so the mounts
+   cannot be undone and other processes cannot be signalled), resource limits;
+5. run :class:`GradingKernel`, which before every test cell restores what student code
    may have patched (IPython input/AST transformers, shell methods, event callbacks, the
    functions of numpy/numpy.testing/math/builtins, keras Model/Layer methods, names that
    the instructor's locked cells bound) and reports what it restored in the reply.
 
-What was achieved is written to ``status_file`` before any student code runs.
+What was achieved (namespaces, file system mode and the paths visible, limits in force,
+errors) is written to ``status_file`` before any student code runs; it becomes
+``isolation`` in ``report.json``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
 import resource
+import select
 import signal
 import stat
 import sys
 import tempfile
 
+from . import sandbox_cgroup, sandbox_fs
 from .cells import CellRole, bound_names
 from .cells import neutralize_magics as neutralize_magics  # re-exported for older callers
 from .sandbox_config import SANDBOX_ARG, SandboxConfig
@@ -37,6 +51,7 @@ from .sandbox_config import SANDBOX_ARG, SandboxConfig
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWPID = 0x20000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -46,6 +61,10 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
+
+#: folders in the kernel's working folder that the grader makes and the kernel cannot change
+GRADER_IPYTHON_DIR = ".ipython"
+GRADER_JUPYTER_DIR = ".jupyter"
 
 ROLE_KEY = "__course_grade_role__"
 REPORT_KEY = "course_grade_integrity"
@@ -72,36 +91,17 @@ def _check(rc: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _mount(source, target, fstype, flags, data=None) -> None:
-    libc = _libc()
-    rc = libc.mount(
-        None if source is None else source.encode(),
-        target.encode(),
-        None if fstype is None else fstype.encode(),
-        ctypes.c_ulong(flags),
-        None if data is None else data.encode(),
-    )
-    _check(rc, f"mount {source} -> {target}")
+_mount = sandbox_fs.mount
+_umount = sandbox_fs.umount
 
 
-def _umount(target: str) -> None:
-    _check(_libc().umount2(target.encode(), MNT_DETACH), f"umount {target}")
-
-
-def _enter_namespaces(as_root: bool) -> str:
-    libc = _libc()
-    if as_root:
-        _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
-        return "root"
-    uid, gid = os.getuid(), os.getgid()
-    _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET), "unshare(user)")
+def _write_id_maps(uid: int, gid: int) -> None:
     with open("/proc/self/setgroups", "w") as f:
         f.write("deny")
     with open("/proc/self/uid_map", "w") as f:
         f.write(f"{uid} {uid} 1")
     with open("/proc/self/gid_map", "w") as f:
         f.write(f"{gid} {gid} 1")
-    return "userns"
 
 
 def _others_can_enter(path: str) -> bool:
@@ -111,7 +111,7 @@ def _others_can_enter(path: str) -> bool:
         return False
 
 
-def _expose(needed: list[str], uid_switch: bool) -> list[str]:
+def _expose(needed: list[str], uid_switch: bool, stage_dir: str) -> list[str]:
     """Make ``needed`` paths reachable for another uid below closed dirs (e.g. /root)."""
     if not uid_switch:
         return []
@@ -125,7 +125,7 @@ def _expose(needed: list[str], uid_switch: bool) -> list[str]:
                 break
     done = []
     for ancestor, paths in blocked.items():
-        stage = tempfile.mkdtemp(prefix="cg-stage-")
+        stage = tempfile.mkdtemp(prefix="cg-stage-", dir=stage_dir or None)
         keep = []
         for i, p in enumerate(sorted(set(paths))):
             if not os.path.exists(p):
@@ -156,23 +156,154 @@ def _hide(paths: list[str]) -> list[str]:
     return hidden
 
 
+def _join_cgroup(cfg: SandboxConfig, status: dict) -> None:
+    """Move this process (so every later one of the job) into the job's cgroup."""
+    watchdog = f"RSS watchdog at {cfg.memory_mb} MiB" if cfg.memory_mb else "RSS watchdog"
+    status["limits"] = {"memory": watchdog, "pids": "rlimit nproc (per uid)", "cpu": "timeouts only"}
+    if not cfg.cgroup:
+        return
+    group = sandbox_cgroup.JobCgroup.from_dict(cfg.cgroup)
+    try:
+        sandbox_cgroup.join(group)
+    except OSError as exc:
+        status["errors"].append(f"cgroup not joined ({exc}): memory bounded by the RSS watchdog alone")
+        return
+    status["cgroup"] = group.as_dict()
+    version = f"cgroup v{group.version}"
+    status["limits"] = {
+        "memory": f"{version} (all memory, tmpfs and shared memory included) and {watchdog}",
+        "pids": version,
+        "cpu": version,
+    }
+
+
+def _fork_into_pid_namespace(status: dict) -> int | None:
+    """After ``unshare(CLONE_NEWPID)``: fork the namespace's first process.
+
+    Returns, in that child, a pipe end that reads end-of-file once the launcher is gone.
+    The launcher itself never returns: it relays signals to the child (the grader
+    interrupts and stops "the kernel" through its pid), waits, and exits as the child did.
+    Its death kills the child (``PR_SET_PDEATHSIG``), whose death kills every process
+    of the namespace: nothing a student starts outlives the kernel.
+    """
+    read_end, write_end = os.pipe()
+    oom_adjusted = _oom_score_adj(-1000)  # a memory limit kills the kernel, not its waiter
+    child = os.fork()
+    if child == 0:
+        os.close(write_end)
+        if oom_adjusted:
+            _oom_score_adj(0)
+        os.setsid()  # the grader's killpg reaches the launcher only, which relays once
+        _die_with_launcher(read_end)
+        return read_end
+    os.close(read_end)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+    def relay(signum, _frame):
+        with contextlib.suppress(OSError):
+            os.kill(child, signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(signum, relay)
+    while True:
+        try:
+            _, wait_status = os.waitpid(child, 0)
+            break
+        except ChildProcessError:
+            os._exit(1)
+    code = os.waitstatus_to_exitcode(wait_status)
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    os._exit(code & 0xFF)
+
+
+def _oom_score_adj(value: int) -> bool:
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(value))
+        return True
+    except OSError:
+        return False
+
+
+def _die_with_launcher(read_end: int) -> None:
+    die_with_parent()
+    ready, _, _ = select.select([read_end], [], [], 0)
+    if ready:  # end of file: the launcher ended before we asked to end with it
+        os._exit(1)
+
+
+def _filesystem(cfg: SandboxConfig, status: dict, uid: int, gid: int, own_pids: bool) -> None:
+    """Deny by default (an empty root); the deny list of private paths where that fails."""
+    if cfg.stage:
+        try:
+            seen = sandbox_fs.build_root(cfg.stage, cfg.read_only, cfg.writable, cfg.tmp_mb, uid, gid, cfg.workdir)
+            if not own_pids:
+                seen.private = [p.replace("own PID namespace", "the host's processes") for p in seen.private]
+            status["filesystem"] = "allow list (empty root)"
+            status["visible"] = seen.as_dict()
+            # the course's private paths, checked to be out of reach from here
+            for path in cfg.hide:
+                if os.path.lexists(path):
+                    status["errors"].append(f"private path visible in the empty root: {path}")
+                else:
+                    status["hidden"].append(path)
+            return
+        except OSError as exc:
+            status["errors"].append(f"empty root not built ({exc}): fell back to hiding a deny list")
+    status["filesystem"] = "deny list (everything visible but the hidden paths)"
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    status["exposed"] = _expose(cfg.needed, os.geteuid() == 0 and cfg.uid is not None, cfg.stage)
+    status["hidden"] = _hide(cfg.hide)
+
+
 def isolate(cfg: SandboxConfig, die_with: int | None = None) -> dict:
     """Apply the sandbox; return a description of what was achieved.
 
-    ``die_with``: the pid of the process this kernel must not outlive (the zygote's
-    monitor of a forked kernel); asked again after the uid switch, which clears it.
+    Joins the job's cgroup, enters a new PID namespace (the caller forks: only the
+    returned process goes on, see :func:`_fork_into_pid_namespace`), new mount and
+    network namespaces, builds the file system, sets resource limits and switches to the
+    job's uid. ``die_with``: the pid of the process this one must not outlive (the
+    zygote's monitor) when no PID namespace could be made.
     """
-    status = {"namespaces": "none", "network": "host", "hidden": [], "uid": os.getuid(), "errors": []}
+    status: dict = {
+        "namespaces": "none",
+        "pid_namespace": False,
+        "network": "host",
+        "filesystem": "host",
+        "hidden": [],
+        "uid": os.getuid(),
+        "errors": [],
+    }
     as_root = os.geteuid() == 0
+    uid, gid = os.getuid(), os.getgid()
+    _join_cgroup(cfg, status)
+    libc = _libc()
     try:
-        status["namespaces"] = _enter_namespaces(as_root)
-        status["network"] = "none (own network namespace)"
-        _mount(None, "/", None, MS_REC | MS_PRIVATE)
-        switch = as_root and cfg.uid is not None
-        status["exposed"] = _expose(cfg.needed, switch)
-        status["hidden"] = _hide(cfg.hide)
+        if not as_root:
+            _check(libc.unshare(CLONE_NEWUSER), "unshare(user)")
+            _write_id_maps(uid, gid)
+        status["namespaces"] = "root" if as_root else "userns"
     except OSError as exc:
         status["errors"].append(str(exc))
+    launcher_pipe = None
+    if status["namespaces"] != "none":
+        try:
+            _check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
+            launcher_pipe = _fork_into_pid_namespace(status)
+            status["pid_namespace"] = True
+        except OSError as exc:
+            status["errors"].append(str(exc))
+        try:
+            _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare(mount, network)")
+            status["network"] = "none (own network namespace)"
+            switch = as_root and cfg.uid is not None
+            kernel_uid = int(cfg.uid) if switch else uid
+            kernel_gid = int(cfg.gid if cfg.gid is not None else cfg.uid) if switch else gid
+            _filesystem(cfg, status, kernel_uid, kernel_gid, status["pid_namespace"])
+        except OSError as exc:
+            status["errors"].append(str(exc))
     for name, value in cfg.limits.items():
         res = getattr(resource, f"RLIMIT_{name.upper()}", None)
         if res is not None:
@@ -187,7 +318,10 @@ def isolate(cfg: SandboxConfig, die_with: int | None = None) -> dict:
         os.setgid(gid)
         os.setuid(uid)
         status["uid"] = uid
-    if die_with:
+    if launcher_pipe is not None:
+        _die_with_launcher(launcher_pipe)  # the uid switch cleared it
+        os.close(launcher_pipe)
+    elif die_with:
         die_with_parent()
         if os.getppid() != die_with:  # the monitor ended before we asked again
             os._exit(1)
@@ -404,8 +538,15 @@ def main(argv: list[str], die_with: int | None = None) -> None:
     if cfg is not None:
         workdir = cfg.workdir
         os.chdir(workdir)
-        for var, sub in (("HOME", ""), ("MPLCONFIGDIR", ".matplotlib"), ("IPYTHONDIR", ".ipython")):
+        for var, sub in (
+            ("HOME", ""),
+            ("MPLCONFIGDIR", ".matplotlib"),
+            ("IPYTHONDIR", GRADER_IPYTHON_DIR),  # the grader's, read-only: no start-up files
+            ("JUPYTER_CONFIG_DIR", GRADER_JUPYTER_DIR),
+            ("JUPYTER_DATA_DIR", GRADER_JUPYTER_DIR),
+        ):
             os.environ[var] = os.path.join(workdir, sub) if sub else workdir
+        argv.append("--HistoryManager.enabled=False")  # IPython's folder is read-only
         if connection is not None:
             own = os.path.join(workdir, ".kernel-connection.json")
             with open(own, "w") as f:

@@ -7,8 +7,10 @@ whole B2-2 notebook needs in grading mode. The zygote pays it once per grading r
   listens on a Unix socket that only the grader can reach. It never runs student code.
 * For each request it forks a *monitor*, which forks the *kernel*. The kernel takes the
   requester's stdio, environment, working directory and command line, and runs
-  :func:`autograder.sandbox_kernel.main` exactly as a freshly started process would (own
-  namespaces, unprivileged uid, guarded kernel). The monitor reports the kernel's pid
+  :func:`autograder.sandbox_kernel.main` exactly as a freshly started process would (the
+  job's cgroup, own PID, mount and network namespaces, an empty root, unprivileged uid,
+  guarded kernel: the forked process stays as the launcher and forks once more into the
+  new PID namespace). The monitor reports the kernel's pid
   and later its exit status, and kills the kernel if the requester goes away.
 * :class:`ZygoteProvisioner` is the jupyter_client kernel provisioner that asks for such
   a kernel; the autograder's kernelspec names it. If the zygote cannot be reached it starts
