@@ -197,7 +197,7 @@ def run_jobs(opts: Options, prepared: Prepared, pending: list[tuple[str, nbforma
                 try:
                     result = future.result()
                 except KilledWorker as exc:
-                    result = failed(student, EventKind.WORKER_LOST, f"{opts.retries + 1} workers died running it (Dask: {exc})")
+                    result = failed(student, EventKind.WORKER_LOST, f"{opts.retries + 1} workers died running it (Dask's {type(exc).__name__}: {exc})")
                 except CancelledError as exc:
                     raise ClusterLost(f"the connection to the Dask scheduler {opts.cluster} was lost ({exc})") from exc
                 except Exception as exc:  # the job raised on its worker: this student only
