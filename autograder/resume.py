@@ -23,9 +23,14 @@ LEDGER = "recorded.json"
 
 
 def fingerprint(opts: Options, notebook: str) -> str:
-    """What decides a grade besides the template: the repaired notebook and the grading settings."""
+    """What decides a grade besides the template: the repaired notebook and the grading settings.
+
+    Cell ids are left out: nbformat makes up random ones for notebooks saved without them.
+    """
+    data = json.loads(notebook)
+    cells = [{k: v for k, v in cell.items() if k != "id"} for cell in data.get("cells", [])]
     settings = [opts.cell_timeout, opts.memory_mb, opts.job_timeout, opts.train_size, opts.test_size, opts.epochs, opts.synthetic, opts.isolate]
-    return hashlib.sha256(json.dumps([notebook, settings]).encode()).hexdigest()
+    return hashlib.sha256(json.dumps([cells, data.get("metadata"), settings], sort_keys=True).encode()).hexdigest()
 
 
 def _path(opts: Options) -> Path:
