@@ -6,9 +6,10 @@ import argparse
 import filecmp
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
-from . import late, lms, options, pipeline, term_cli
+from . import cluster, late, lms, options, pipeline, term_cli
 from .environment import grader_env
 from .ingest import RosterError
 from .nbconfig import Stage, nbgrader_config
@@ -82,6 +83,11 @@ def _options(args: argparse.Namespace, assignment: str, submissions: Path, out: 
         lms_timezone=getattr(args, "lms_timezone", None),
         late=late.policy_from_args(args) if hasattr(args, "due") else None,
         feedback_lang=getattr(args, "feedback_lang", options.default("feedback_lang")),
+        cluster=getattr(args, "cluster", None),
+        retries=getattr(args, "retries", options.RETRIES),
+        resources=cluster.parse_resources(getattr(args, "resources", None)),
+        allow_unisolated=getattr(args, "allow_unisolated", False),
+        resume=getattr(args, "resume", False),
     )
 
 
@@ -94,6 +100,9 @@ def _report(outcome: pipeline.Outcome) -> None:
     iso = outcome.isolation or {}
     if iso:
         print(f"  isolation: namespaces={iso.get('namespaces')} uid={iso.get('uid')} network={iso.get('network')} hidden={len(iso.get('hidden', []))} paths")
+    workers = Counter(r.worker for r in outcome.results if r.worker)
+    if workers:
+        print("  graded per worker: " + ", ".join(f"{name}: {n}" for name, n in sorted(workers.items())))
     print(f"  {len(outcome.results)} submissions in {outcome.seconds:.0f} s -> {outcome.out}")
 
 
@@ -104,7 +113,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return 2
     try:
         outcome = pipeline.grade(_options(args, args.assignment, submissions, Path(args.out) if args.out else None))
-    except (pipeline.GradingError, RosterError, late.LateError) as exc:
+    except (pipeline.GradingError, RosterError, late.LateError, cluster.ClusterError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _report(outcome)
@@ -167,6 +176,18 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _add_cluster_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("grading on several machines (pip install 'dl-course[cluster]'; see the README)")
+    g.add_argument(
+        "--cluster",
+        help="execute the notebooks on a Dask cluster: local:N (N worker processes here), tcp://HOST:PORT or tls://HOST:PORT (a running scheduler)",
+    )
+    g.add_argument("--retries", type=int, default=options.RETRIES, help="times a job is started again after its worker died (default %(default)s)")
+    g.add_argument("--resources", nargs="+", metavar="NAME=AMOUNT", help="worker resources each job needs, e.g. GPU=1")
+    g.add_argument("--allow-unisolated", action="store_true", help="let workers that cannot sandbox kernels grade (student code runs unsandboxed there)")
+    g.add_argument("--resume", action="store_true", help="skip students already recorded from the same notebook and settings (finish a run that was cut short)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="course-grade",
@@ -192,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feedback-lang", choices=["ja", "en"], default=options.default("feedback_lang"), help="language of the feedback pages (default %(default)s)")
     late.add_arguments(p)
     _add_run_options(p)
+    _add_cluster_options(p)
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("demo", help="grade the demo class in demo/submissions and print the tables")

@@ -42,6 +42,7 @@ class JobResult:
     events: list[ExecutionEvent] = field(default_factory=list)
     isolation: dict = field(default_factory=dict)
     seconds: float = 0.0
+    worker: str = ""  # the cluster worker that ran it ("" on the grader's own machine)
 
 
 def execute(spec: JobSpec) -> JobResult:
@@ -62,6 +63,18 @@ def execute(spec: JobSpec) -> JobResult:
     nb, resources = executor(nb, resources)
     nb, resources = IgnorePattern(config=spec.config)(nb, resources)
     return JobResult(spec.student, nbformat.writes(nb), list(executor.events), executor.isolation, time.monotonic() - started)
+
+
+def execute_with_parent(spec: JobSpec) -> JobResult:
+    """:func:`execute` in a child that dies with its parent (a cluster worker's forkserver).
+
+    A cluster worker that is killed takes its forkserver with it; its job must not run on
+    unwatched (the job is retried elsewhere).
+    """
+    from .sandbox_kernel import die_with_parent
+
+    die_with_parent()
+    return execute(spec)
 
 
 def unexecuted(notebook: nbformat.NotebookNode, reason: str) -> nbformat.NotebookNode:

@@ -31,6 +31,8 @@ CELL_OUTPUT_LIMIT = 200_000
 ID_PATTERN = r"^(?P<student>[A-Za-z0-9][A-Za-z0-9.-]*)_"
 #: when the loaders may hand out synthetic data while grading (see course_utils.config)
 SYNTHETIC = "missing"
+#: times a cluster job is started again after the worker running it died
+RETRIES = 2
 
 
 @dataclass
@@ -60,6 +62,11 @@ class Options:
     lms_timezone: str | None = None  # the zone of times an LMS writes without one (Moodle's zip)
     late: LatePolicy | None = None  # due date and penalty; None: no late penalty
     feedback_lang: str = "ja"  # the feedback pages' language (ja or en)
+    cluster: str | None = None  # None: this machine; local:N, tcp://HOST:PORT or tls://HOST:PORT (autograder.cluster)
+    retries: int = RETRIES  # cluster only: restarts of a job whose worker died
+    resources: dict[str, float] | None = None  # cluster only: worker resources each job needs, e.g. {"GPU": 1}
+    allow_unisolated: bool = False  # cluster only: let workers that cannot sandbox kernels grade
+    resume: bool = False  # skip students recorded earlier from the same notebook and settings (autograder.resume)
 
     def __post_init__(self) -> None:
         self.submissions = Path(self.submissions)
@@ -68,6 +75,8 @@ class Options:
         for name in ("jobs", "cell_timeout", "memory_mb", "job_timeout", "train_size", "test_size", "epochs"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        if int(self.retries) < 0:
+            raise ValueError(f"retries must be 0 or more, got {self.retries!r}")
 
     @property
     def workspace(self) -> Path:

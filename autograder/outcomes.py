@@ -25,6 +25,7 @@ class EventKind(str, enum.Enum):
     INTEGRITY_RESTORED = "integrity-restored"  # the guard undid a patch before a test
     JOB_TIMEOUT = "job-timeout"  # the whole notebook took too long
     GRADER_ERROR = "grader-error"  # a bug of the grader's, reported rather than fatal
+    WORKER_LOST = "worker-lost"  # cluster: every worker that ran the job died (retries used up)
 
     @property
     def stopped_the_kernel(self) -> bool:
@@ -108,6 +109,8 @@ class StudentResult:
     lateness_hours: float = 0.0  # after the due date (0 when on time or no due date)
     late_penalty: float = 0.0  # points taken off for lateness
     final_score: float = 0.0  # score - late_penalty
+    worker: str = ""  # the cluster worker that executed the notebook ("" on the grader's machine)
+    isolation: dict = field(default_factory=dict)  # what the notebook's kernel sandbox achieved
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)

@@ -9,7 +9,9 @@ The stages, in order (each is a module with one job):
    (a student whose file breaks any of this is ``invalid`` with the reason, nobody else
    is affected);
 4. :mod:`.runner`: execute the notebooks, ``--jobs`` at a time, each in a sandboxed
-   kernel (:mod:`.job`, :mod:`.sandbox_setup`, :mod:`.zygote`);
+   kernel (:mod:`.job`, :mod:`.sandbox_setup`, :mod:`.zygote`); or :mod:`.cluster`: on
+   the workers of a Dask cluster (``--cluster``), each applying the same sandbox
+   (:mod:`.cluster_worker`); ``--resume`` skips students recorded before (:mod:`.resume`);
 5. :mod:`.recording`: one writer scores the executed notebooks into nbgrader's
    gradebook (with the submission times), then reads the scores back; :mod:`.late`
    takes off the late penalty;
@@ -27,7 +29,8 @@ from datetime import datetime, timezone
 
 import nbformat
 
-from . import cells, checks, late
+from . import cells, checks, late, resume
+from .cluster import ClusterLost
 from .environment import grader_env
 from .ingest import Submission
 from .intake import handins
@@ -70,6 +73,8 @@ def _take(result: StudentResult, job: JobResult, submitted: nbformat.NotebookNod
     """Fold a job's result into the student's; the notebook to record."""
     events: list[ExecutionEvent] = job.events
     result.seconds = round(job.seconds, 1)
+    result.worker = job.worker
+    result.isolation = job.isolation
     result.events = [e.as_dict() for e in events]
     result.problems += describe_events(events)
     result.status = worst(result.status, status_of(events, executed=job.executed is not None, findings=False))
@@ -77,6 +82,25 @@ def _take(result: StudentResult, job: JobResult, submitted: nbformat.NotebookNod
         return nbformat.reads(job.executed, as_version=4)
     result.problems.append("nbgrader could not execute this notebook; every test scored 0 (see report.json)")
     return unexecuted(submitted, "the notebook could not be executed")
+
+
+def _take_earlier(result: StudentResult, job: JobResult) -> None:
+    """Fold the job of an earlier run (``--resume``) into the student's result."""
+    result.seconds = round(job.seconds, 1)
+    result.worker = job.worker
+    result.isolation = job.isolation
+    result.events = [e.as_dict() for e in job.events]
+    result.problems += describe_events(job.events)
+    result.status = worst(result.status, status_of(job.events, executed=True, findings=False))
+
+
+def _run(opts: Options, prepared, pending: list[tuple[str, nbformat.NotebookNode]], env: dict[str, str]):
+    """The run's jobs on this machine, or on the Dask cluster ``opts.cluster`` names."""
+    if opts.cluster:
+        from .cluster import run_jobs as run_on_cluster
+
+        return run_on_cluster(opts, prepared, pending)
+    return run_jobs(opts, prepared, pending, env)
 
 
 def _submission_time(sub: Submission, result: StudentResult, fields) -> datetime | None:
@@ -125,19 +149,40 @@ def grade(opts: Options) -> Outcome:
         if notebook is not None:
             pending[sub.student] = notebook
 
+    digests = {s: resume.fingerprint(opts, nbformat.writes(nb)) for s, nb in pending.items()}
+    earlier = resume.recorded_earlier(opts, digests) if opts.resume else {}
+    for student, job in earlier.items():  # --resume: recorded before from the same notebook
+        _take_earlier(results[student], job)
+        del pending[student]
     executed: dict[str, nbformat.NotebookNode] = {}
-    isolation: dict = {}
-    for job in run_jobs(opts, prepared, list(pending.items()), env):
-        executed[job.student] = _take(results[job.student], job, pending[job.student])
-        isolation = isolation or job.isolation
+    jobs: dict[str, JobResult] = {}
+    isolation: dict = next((j.isolation for j in earlier.values() if j.isolation), {})
+    lost: ClusterLost | None = None
+    try:
+        for job in _run(opts, prepared, list(pending.items()), env):
+            executed[job.student] = _take(results[job.student], job, pending[job.student])
+            jobs[job.student] = job
+            isolation = isolation or job.isolation
+    except ClusterLost as exc:  # keep and record what finished; a re-run with --resume does the rest
+        lost = exc
 
     if executed:
         record(opts, executed, env, times)
-    read_scores(opts, {s: results[s] for s in executed})
+    read_scores(opts, {s: results[s] for s in [*executed, *earlier]})
+    resume.save(opts, {s: (digests[s], j) for s, j in jobs.items() if j.executed is not None and "no grade recorded by nbgrader" not in results[s].problems})
+    if lost is not None:
+        for student in sorted(set(pending) - set(executed)):
+            results[student].status = worst(results[student].status, Status.ERROR)
+            results[student].problems.append("not graded: the cluster's scheduler went away; run again with --resume")
     for student, result in results.items():
         _apply_late(opts, result, times.get(student))
     ordered = [results[s] for s in sorted(results)]
     lms_name = found.lms.value if found.lms else None
     outcome = Outcome(ordered, found.problems, isolation, opts.out, time.monotonic() - started, lms_name)
     write_outputs(opts, outcome)
+    if lost is not None:
+        raise GradingError(
+            f"{lost}. {len(executed)} notebook(s) executed before it were recorded, {len(pending) - len(executed)} were not graded "
+            f"(see {opts.out / 'grades.csv'}); start the scheduler again and re-run the same command with --resume to grade only those."
+        )
     return outcome

@@ -8,14 +8,16 @@ zygote (:mod:`.zygote`), which has TensorFlow imported. A job that fails or runs
 
 from __future__ import annotations
 
+import copy
 import queue
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import nbformat
+from traitlets.config import Config
 
 from . import zygote
 from .environment import kernel_env
@@ -28,44 +30,58 @@ from .prepare import Prepared
 from .sandbox_setup import job_sandbox, matplotlib_config
 
 
-def start_zygote(opts: Options, base: Path) -> zygote.Zygote | None:
-    """The run's kernel zygote; None where it cannot be used."""
+def start_zygote(opts: Options, base: Path, log: Path | None = None) -> zygote.Zygote | None:
+    """The run's kernel zygote (its output in ``log``, else the workspace); None where it cannot be used."""
     if not (opts.zygote and zygote.Zygote.available()):
         return None
     folder = Path(tempfile.mkdtemp(prefix="zygote-", dir=base))  # 0700: the grader's only
     env = dict(kernel_env(opts), MPLCONFIGDIR=str(matplotlib_config(folder / "matplotlib")))
-    return zygote.Zygote(str(folder), env, str(opts.workspace / "zygote.log"))
+    return zygote.Zygote(str(folder), env, str(log or opts.workspace / "zygote.log"))
+
+
+def execute_in_sandbox(
+    opts: Options, student: str, notebook: str, template_db: str, config: Config, slot: int,
+    base: Path, forker: zygote.Zygote | None, env: dict[str, str], logs: Path, extra_hidden: tuple[str, ...] = (),
+    target: Callable[[JobSpec], JobResult] = execute,
+) -> JobResult:
+    """Run one job (``notebook`` as nbformat JSON) in its sandbox and a child process.
+
+    ``config``: nbgrader's EXECUTE configuration, without the job's kernel (set here).
+    Used by :func:`run_jobs` and by cluster workers (:mod:`.cluster_worker`).
+    """
+    hidden = [forker.folder] if forker is not None else []
+    with job_sandbox(opts, base, student, slot, forker.provisioner() if forker else None, [*hidden, *extra_hidden]) as box:
+        own = copy.deepcopy(config)
+        own.merge(Config({"HardenedExecute": {"kernel_name": box.kernel_name, "ipc_dir": str(box.folder)}}))
+        spec = JobSpec(
+            assignment=opts.assignment,
+            student=student,
+            notebook=notebook,
+            template_db=template_db,
+            config=own,
+            kernel_env=kernel_env(opts),
+            workdir=str(box.folder),
+            isolation_status_file=str(box.status_file) if opts.isolate else "",
+        )
+        logs.mkdir(exist_ok=True)
+        done = call(
+            target, spec, cwd=box.folder, env=dict(env, JUPYTER_PATH=str(box.jupyter_path)),
+            log=logs / f"{student}.log", timeout=opts.job_timeout,
+        )
+    if done.timed_out:
+        return failed(student, EventKind.JOB_TIMEOUT, f"grading took over {opts.job_timeout} s", opts.job_timeout)
+    if done.exitcode != 0 or not isinstance(done.value, JobResult):
+        return failed(student, EventKind.GRADER_ERROR, done.error or f"the job ended with exit code {done.exitcode}")
+    return done.value
 
 
 def _run_one(
     opts: Options, prepared: Prepared, student: str, notebook: nbformat.NotebookNode, slots: queue.Queue[int],
-    base: Path, forker: zygote.Zygote | None, env: dict[str, str],
+    base: Path, forker: zygote.Zygote | None, env: dict[str, str], config: Config,
 ) -> JobResult:
     slot = slots.get()
     try:
-        hidden = [forker.folder] if forker is not None else []
-        with job_sandbox(opts, base, student, slot, forker.provisioner() if forker else None, hidden) as box:
-            spec = JobSpec(
-                assignment=opts.assignment,
-                student=student,
-                notebook=nbformat.writes(notebook),
-                template_db=prepared.template_db,
-                config=nbgrader_config(opts, Stage.EXECUTE, kernel_name=box.kernel_name, ipc_dir=str(box.folder)),
-                kernel_env=kernel_env(opts),
-                workdir=str(box.folder),
-                isolation_status_file=str(box.status_file) if opts.isolate else "",
-            )
-            jobs_log = opts.workspace / "jobs"
-            jobs_log.mkdir(exist_ok=True)
-            done = call(
-                execute, spec, cwd=box.folder, env=dict(env, JUPYTER_PATH=str(box.jupyter_path)),
-                log=jobs_log / f"{student}.log", timeout=opts.job_timeout,
-            )
-        if done.timed_out:
-            return failed(student, EventKind.JOB_TIMEOUT, f"grading took over {opts.job_timeout} s", opts.job_timeout)
-        if done.exitcode != 0 or not isinstance(done.value, JobResult):
-            return failed(student, EventKind.GRADER_ERROR, done.error or f"the job ended with exit code {done.exitcode}")
-        return done.value
+        return execute_in_sandbox(opts, student, nbformat.writes(notebook), prepared.template_db, config, slot, base, forker, env, opts.workspace / "jobs")
     finally:
         slots.put(slot)
 
@@ -77,6 +93,7 @@ def run_jobs(opts: Options, prepared: Prepared, pending: list[tuple[str, nbforma
     base = Path(tempfile.mkdtemp(prefix="course-grade-"))
     base.chmod(0o711)
     forker = start_zygote(opts, base)
+    config = nbgrader_config(opts, Stage.EXECUTE)
     slots: queue.Queue[int] = queue.Queue()
     for slot in range(opts.jobs):
         slots.put(slot)
@@ -87,7 +104,7 @@ def run_jobs(opts: Options, prepared: Prepared, pending: list[tuple[str, nbforma
         bar = tqdm(total=len(pending), desc=f"grading {opts.assignment}", unit="nb", file=sys.stderr)
     try:
         with ThreadPoolExecutor(max_workers=opts.jobs) as pool:
-            futures = {pool.submit(_run_one, opts, prepared, s, nb, slots, base, forker, env): s for s, nb in pending}
+            futures = {pool.submit(_run_one, opts, prepared, s, nb, slots, base, forker, env, config): s for s, nb in pending}
             for future in as_completed(futures):
                 try:
                     result = future.result()
