@@ -99,7 +99,13 @@ def _report(outcome: pipeline.Outcome) -> None:
         print(f"  ingest: {where}: {problem['problem']}{detail}")
     iso = outcome.isolation or {}
     if iso:
-        print(f"  isolation: namespaces={iso.get('namespaces')} uid={iso.get('uid')} network={iso.get('network')} hidden={len(iso.get('hidden', []))} paths")
+        memory = (iso.get("limits") or {}).get("memory", "rss watchdog")
+        print(
+            f"  isolation: namespaces={iso.get('namespaces')} pid_namespace={iso.get('pid_namespace')} uid={iso.get('uid')} "
+            f"network={iso.get('network')} filesystem={iso.get('filesystem')} memory={memory} hidden={len(iso.get('hidden', []))} paths"
+        )
+        if iso.get("errors"):
+            print(f"  isolation errors: {'; '.join(iso['errors'])}")
     workers = Counter(r.worker for r in outcome.results if r.worker)
     if workers:
         print("  graded per worker: " + ", ".join(f"{name}: {n}" for name, n in sorted(workers.items())))
