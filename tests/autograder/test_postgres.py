@@ -72,11 +72,11 @@ def test_parallel_grading_records_every_grade_in_postgres(postgres_url, tmp_path
         progress=False,
     )
     outcome = pipeline.grade(opts)
-    assert {r.student: r.score for r in outcome.results} == {"s1001": 10.0, "s1002": 2.0, "s1003": 10.0, "s1009": 0.0}
+    assert {r.student: r.score for r in outcome.results} == {"s1001": 12.0, "s1002": 2.0, "s1003": 12.0, "s1009": 0.0}
     assert not (course / "gradebook.db").exists(), "nothing may fall back to SQLite"
 
     from nbgrader.api import Gradebook
 
     with Gradebook(postgres_url) as gb:
         scores = {s.student.id: s.score for s in gb.find_assignment(A).submissions}
-    assert scores == {"s1001": 10.0, "s1002": 2.0, "s1003": 10.0}
+    assert scores == {"s1001": 12.0, "s1002": 2.0, "s1003": 12.0}
