@@ -103,7 +103,7 @@ def test_demo_class_on_a_local_cluster_grades_exactly_as_the_local_run(course, t
             assert problem.split(" MiB")[0].split(": N")[0] in row["problems"], (student, problem)
         if data["status"] != "invalid":
             page = html.unescape(re.sub(r"<[^>]+>", "", (out / "feedback" / f"{student}.html").read_text(encoding="utf-8")))
-            assert f"{data['score']:g} / 12" in page, student
+            assert f"{data['score']:g} / {data['max_score']:g}" in page, student
     executed = [r for r in outcome.results if r.status != "invalid"]
     assert {r.worker for r in executed} <= {"0", "1"} and len({r.worker for r in executed}) == 2
     for student in (r.student for r in executed):
@@ -134,7 +134,7 @@ def faulty_run(course, tmp_path_factory, request):
 def test_worker_killed_mid_job_is_retried_and_every_student_graded_once(faulty_run, course):
     results, markers, out = faulty_run
     assert (markers / "s1001").exists(), "the crash hook did not fire: the test tested nothing"
-    assert [(s, results[s].score, results[s].status) for s in ("s1001", "s1002")] == [("s1001", 10.0, "graded"), ("s1002", 2.0, "graded")]
+    assert [(s, results[s].score, results[s].status) for s in ("s1001", "s1002")] == [("s1001", 12.0, "graded"), ("s1002", 2.0, "graded")]
     rows = [r["student"] for r in csv.DictReader(open(out / "grades.csv", encoding="utf-8"))]
     assert rows == ["s1001", "s1002", "s1004"]
     assert gradebook_submissions(course).count("s1001") == 1
@@ -207,7 +207,7 @@ def test_scheduler_and_workers_as_separate_processes_with_tls_grade_a_class(cour
                 proc.kill()
         log.close()
     rows = {r["student"]: (float(r["score"]), r["status"]) for r in csv.DictReader(open(tmp_path / "out" / "grades.csv", encoding="utf-8"))}
-    assert rows == {"s1001": (10.0, "graded"), "s1002": (2.0, "graded"), "s1003": (10.0, "graded")}
+    assert rows == {"s1001": (12.0, "graded"), "s1002": (2.0, "graded"), "s1003": (12.0, "graded")}
     report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     assert {d["worker"] for d in report["students"].values()} <= {"lab-pc-1", "lab-pc-2"}
     assert "graded per worker: lab-pc-" in done.stdout

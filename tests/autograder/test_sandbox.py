@@ -324,7 +324,7 @@ def test_later_students_grades_and_outputs_are_unchanged(runs, run, student):
 
 def test_attacker_itself_is_graded_normally(runs):
     for run in ("first", "second"):
-        assert runs[run]["results"]["s0001"].score == 10.0
+        assert runs[run]["results"]["s0001"].score == 12.0
 
 
 def test_memory_bomb_in_shared_memory_is_killed_by_the_cgroup_as_the_memory_limit(runs):
