@@ -69,7 +69,7 @@ def grading_mode() -> bool:
     """採点のために実行されている (データを減らし、エポックを短くする) とき True。
 
     nbgrader が実行している (``NBGRADER_EXECUTION`` がある) か ``COURSE_GRADING_MODE`` が真のとき。
-    ``COURSE_GRADING_MODE=0`` で強制的に切れる。Introduced in B1-1."""
+    ``COURSE_GRADING_MODE=0`` なら、nbgrader の中でも False になる。Introduced in B1-1."""
     explicit = _flag(ENV_GRADING)
     if explicit is not None:
         return explicit

@@ -11,7 +11,7 @@ __all__ = ["diagram_available", "feature_maps", "model_diagram", "model_layers"]
 
 
 def model_layers(model: Any) -> list[Any]:
-    """モデルの計算する層のリスト (入力の ``InputLayer`` を除く)。Sequential でも関数型 API
+    """モデルが計算に使う層のリスト (入力の ``InputLayer`` を除く)。Sequential でも関数型 API
     (``keras.Model(inputs, outputs)``) でも、同じ層なら同じリストになる。Introduced in B2-3."""
     return [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
 

@@ -77,7 +77,7 @@ def random_plot(
     """クラスごとにランダムに選んだ例を並べた図 (1 列が 1 クラス、各列 ``rows`` 枚)。
 
     列の上はクラス名。``predict`` (予測ラベルか確率) を渡すと「正解 -> 予測」(true -> predicted)
-    を表示する。Introduced in B1-2."""
+    を表示する。Introduced in B1-1."""
     images = _as_images(X)
     y_true = _labels(y)
     y_pred = None if predict is None else _labels(predict)
@@ -127,7 +127,7 @@ def _history_dict(history: Any) -> dict[str, list[float]]:
 
 
 def plot_result(history: Any) -> Any:
-    """学習曲線 (learning curves): 正解率と誤差をエポックごとに、訓練と検証を並べて描く。Introduced in B2-2."""
+    """学習曲線 (learning curves): 正解率と損失をエポックごとに、訓練と検証を並べて描く。Introduced in B1-1."""
     data = _history_dict(history)
     fig = _figure(10, 3.5)
     axes = fig.subplots(1, 2)

@@ -23,12 +23,12 @@ OPTIMIZERS = tuple(DEFAULT_LEARNING_RATES)
 
 
 def model_setup(model: Any, optimizer: str = "adam", lr: float | None = None) -> Any:
-    """整数ラベル用にモデルをコンパイルする: 誤差関数 sparse categorical cross-entropy、指標 accuracy。
+    """整数ラベル用にモデルをコンパイルする: 損失関数 sparse categorical cross-entropy、評価指標 accuracy。
 
     ``optimizer`` は adam, sgd, rmsprop, adadelta, adagrad, nadam のどれか。``lr`` は学習率
     (learning rate) で、省略すると ``DEFAULT_LEARNING_RATES`` の値 (adam: 0.001、adadelta: Keras 2
-    の例題と同じ 1.0)。採点モードで学習データが少ないときは eager 実行にする (グラフを作るより
-    早く終わる)。モデルを返す。Introduced in B2-2."""
+    の例題と同じ 1.0)。採点モードで訓練データが少ないときは eager 実行にする (グラフを作るより
+    早く終わる)。モデルを返す。Introduced in B1-1."""
     import keras
 
     name = optimizer.lower() if isinstance(optimizer, str) else optimizer
