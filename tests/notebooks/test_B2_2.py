@@ -1,4 +1,4 @@
-"""B2-2 "CNN の畳み込み層の深さと識別能": the cases of its own, beyond tests/notebooks/test_contract.py.
+"""B2-2 "CNN の畳み込み層の深さと識別性能": the cases of its own, beyond tests/notebooks/test_contract.py.
 
 Further wrong answers run single test cells (hidden parts included) in this process.
 """
