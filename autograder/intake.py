@@ -9,7 +9,6 @@ LMS's own student ids, submission times and comments are used; anything else goe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import lms
 from .ingest import Submission, collect, identify, read_roster
@@ -26,12 +25,10 @@ class Handins:
 
 
 def _zone(name: str | None):
-    if not name:
-        return None
     try:
-        return ZoneInfo(name)
-    except ZoneInfoNotFoundError as exc:
-        raise GradingError(f"unknown time zone {name!r} for --lms-timezone (write e.g. Asia/Tokyo)") from exc
+        return lms.zone(name)
+    except ValueError as exc:
+        raise GradingError(f"--lms-timezone: {exc}") from exc
 
 
 def handins(opts: Options) -> Handins:

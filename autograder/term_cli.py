@@ -11,7 +11,6 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import nbformat
 
@@ -37,12 +36,10 @@ def _report_json(args: argparse.Namespace) -> dict:
 
 
 def _zone(name: str | None):
-    if not name:
-        return None
     try:
-        return ZoneInfo(name)
-    except ZoneInfoNotFoundError as exc:
-        raise SystemExit(f"error: unknown time zone {name!r} (write e.g. Asia/Tokyo)") from exc
+        return lms.zone(name)
+    except ValueError as exc:
+        raise SystemExit(f"error: --lms-timezone: {exc}") from exc
 
 
 def _autograded(course: Path, assignment: str) -> dict[str, nbformat.NotebookNode]:

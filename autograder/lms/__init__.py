@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import canvas, moodle, sakai
 from .export import ExportFormat, export, final_scores
@@ -19,10 +20,20 @@ from .scores import ExportRow, read_rows
 
 __all__ = [
     "Entry", "ExportFormat", "ExportRow", "Lms", "LmsDownload", "LmsFields", "handins", "LmsProblem", "LmsSubmission",
-    "ProblemKind", "RosterEntry", "detect", "download", "export", "final_scores", "read", "read_rows",
+    "ProblemKind", "RosterEntry", "detect", "download", "export", "final_scores", "read", "read_rows", "zone",
 ]
 
 _MATCHERS = {Lms.SAKAI: sakai.matches, Lms.MOODLE: moodle.matches, Lms.CANVAS: canvas.matches}
+
+
+def zone(name: str | None) -> tzinfo | None:
+    """The time zone ``name`` (e.g. ``Asia/Tokyo``) for times an LMS writes without one; None for none."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r} (write e.g. Asia/Tokyo)") from exc
 
 
 def detect(entries: Sequence[Entry]) -> Lms | None:

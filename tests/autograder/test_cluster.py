@@ -24,6 +24,8 @@ import pytest
 
 pytest.importorskip("distributed")
 
+from course_copies import course_copy
+
 from autograder import cluster, cluster_worker, pipeline  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,11 +38,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    root = tmp_path_factory.mktemp("course")
-    for name in ("source", "release"):
-        shutil.copytree(REPO / name, root / name)
-    shutil.copy(REPO / "nbgrader_config.py", root)
-    return root
+    return course_copy(tmp_path_factory.mktemp("course"))
 
 
 def small_class(folder: Path, students: dict[str, str]) -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from course_copies import course_copy
 
 from autograder import demo, pipeline, sandbox_setup
 
@@ -28,11 +29,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    root = tmp_path_factory.mktemp("course")
-    for name in ("source", "release"):
-        shutil.copytree(REPO / name, root / name)
-    shutil.copy(REPO / "nbgrader_config.py", root)
-    return root
+    return course_copy(tmp_path_factory.mktemp("course"))
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
+from course_copies import course_copy
 
 from autograder import pipeline
 from autograder.options import Options
@@ -245,10 +246,7 @@ def _grade(course: Path, submissions: Path, out: Path, jobs: int, memory_mb: int
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    course = tmp_path_factory.mktemp("course")
-    for name in ("source", "release"):
-        shutil.copytree(REPO / name, course / name)
-    shutil.copy(REPO / "nbgrader_config.py", course)
+    course = course_copy(tmp_path_factory.mktemp("course"))
     first = tmp_path_factory.mktemp("first")
     for student in ("s1001", "s1002"):
         shutil.copy(DEMO / f"{student}_{A}.ipynb", first)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
+from course_copies import course_copy
 
 from autograder import cli, pipeline
 from autograder.late import policy_from_strings
@@ -28,10 +28,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def term(tmp_path_factory):
-    course = tmp_path_factory.mktemp("term-course")
-    for name in ("source", "release"):
-        shutil.copytree(REPO / name, course / name)
-    shutil.copy(REPO / "nbgrader_config.py", course)
+    course = course_copy(tmp_path_factory.mktemp("term-course"))
     out = course / "grading-output" / A
     opts = Options(A, DOWNLOAD, course, out=out, jobs=2, cell_timeout=30, progress=False, late=policy_from_strings(*LATE[1::2]))
     outcome = pipeline.grade(opts)
