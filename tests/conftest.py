@@ -47,3 +47,47 @@ def offline(monkeypatch):
         raise Exception(f"URL fetch failure on https://example.invalid/{name}: None -- [Errno -3] Temporary failure in name resolution")
 
     monkeypatch.setattr(data, "_download", refuse)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+# as the machine's own probe starts it: no sandbox as root, no network chatter on a closed network
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+CHROMIUM_HINT = (
+    "Run ./run test, which installs Debian's chromium (apt) and the Python playwright "
+    'package (pip install -e ".[test]"); the tests never download a browser.'
+)
+
+
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory):
+    """One headless Chromium (Debian's, never downloaded) with a fresh profile per test module."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail(f"The Python package playwright is not installed. {CHROMIUM_HINT}")
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} not found. {CHROMIUM_HINT}")
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+            locale="ja-JP",
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+

@@ -50,22 +50,6 @@ from nbgrading import ASSIGNMENTS, REPO, release_notebook, source_notebook
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-INSTALL_HINT = (
-    "Run ./run test, which installs Debian's chromium (apt) and the Python playwright "
-    'package (pip install -e ".[test]"); the test never downloads a browser.'
-)
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 VALIDATE_ASSIGNMENT = "B1-1"  # final, and the quickest to validate
 NOTEBOOK_TIMEOUT_S = 600  # one whole notebook in grading mode (the slowest takes ~100 s)
@@ -470,27 +454,9 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    """One headless Chromium (Debian's) with a fresh profile, shared by every test here."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail(f"The Python package playwright is not installed. {INSTALL_HINT}")
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} not found. {INSTALL_HINT}")
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-            locale="ja-JP",
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+def browser(chromium):
+    """The shared headless Chromium (tests/conftest.py), used by every test here."""
+    return chromium
 
 
 # ---------------------------------------------------------------------------------------

@@ -92,43 +92,7 @@ def gradebook_factory(tmp_path):
 # ---------------------------------------------------------------------------------------
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def chromium(tmp_path_factory):
-    """One headless Chromium (Debian's, never downloaded) per test module."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail('The Python package playwright is not installed: pip install -e ".[test]" (no browser download).')
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} not found: apt-get install chromium (./run test installs it).")
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-            locale="ja-JP",
-        )
-        try:
-            yield context
-        finally:
-            context.close()
 
 
 def screenshot(page, tmp_path: Path, name: str) -> Path:
