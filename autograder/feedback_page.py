@@ -216,6 +216,31 @@ def _summary(data: FeedbackData, t: dict) -> str:
     return f"<table>{body}</table>{notes}"
 
 
+def page_for(
+    course_root: Path,
+    assignment: str,
+    db_url: str,
+    student: str,
+    late: LateOutcome | None = None,
+    submitted_at: datetime | None = None,
+    lang: Lang = Lang.JA,
+) -> str | None:
+    """``student``'s page from nbgrader's scored notebook (``autograded/<student>/<a>/<a>.ipynb``)
+    and the gradebook; None when either has nothing for the student."""
+    import nbformat
+    from nbgrader.api import MissingEntry
+
+    path = course_root / "autograded" / student / assignment / f"{assignment}.ipynb"
+    if not path.is_file():
+        return None
+    try:
+        grades = grades_from_gradebook(db_url, assignment, student)
+    except MissingEntry:
+        return None
+    data = FeedbackData(student, assignment, grades, late, submitted_at)
+    return render(nbformat.read(path, as_version=4), data, lang)
+
+
 def write_pages(
     course_root: Path,
     assignment: str,
@@ -227,20 +252,15 @@ def write_pages(
 ) -> dict[str, str]:
     """A page for every notebook in ``autograded/<student>/<a>/<a>.ipynb`` that the gradebook
     has grades for, written to ``out_dir/<student>.html``; returns student -> page."""
-    import nbformat
-    from nbgrader.api import MissingEntry
-
     pages = {}
     for path in sorted((course_root / "autograded").glob(f"*/{assignment}/{assignment}.ipynb")):
         student = path.parts[-3]
-        try:
-            grades = grades_from_gradebook(db_url, assignment, student)
-        except MissingEntry:
+        page = page_for(course_root, assignment, db_url, student, (outcomes or {}).get(student), (submitted_at or {}).get(student), lang)
+        if page is None:
             continue
-        data = FeedbackData(student, assignment, grades, (outcomes or {}).get(student), (submitted_at or {}).get(student))
-        pages[student] = render(nbformat.read(path, as_version=4), data, lang)
+        pages[student] = page
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / f"{student}.html").write_text(pages[student], encoding="utf-8")
+        (out_dir / f"{student}.html").write_text(page, encoding="utf-8")
     return pages
 
 

@@ -33,7 +33,6 @@ from nbformat import NotebookNode
 from .options import ID_PATTERN
 from .repair import MAX_NOTEBOOK_BYTES, InvalidSubmission, read_submission, too_large
 
-DEFAULT_ID_PATTERN = ID_PATTERN
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ASSIGNMENT_ID = re.compile(r"B\d-\d", re.IGNORECASE)
 COPY_NUMBER = re.compile(r"\((\d+)\)")
@@ -487,7 +486,7 @@ def _student_for(path: str, pattern: re.Pattern, roster: dict[str, str] | None) 
 def ingest(
     source: Path,
     assignment: str,
-    id_pattern: str = DEFAULT_ID_PATTERN,
+    id_pattern: str = ID_PATTERN,
     roster: dict[str, str] | None = None,
     only: set[str] | None = None,
     limits: IngestLimits = IngestLimits(),
@@ -520,7 +519,7 @@ def identify(
     entries: list[_Entry],
     problems: list[IngestProblem],
     assignment: str,
-    id_pattern: str = DEFAULT_ID_PATTERN,
+    id_pattern: str = ID_PATTERN,
     roster: dict[str, str] | None = None,
     only: set[str] | None = None,
     limits: IngestLimits = IngestLimits(),

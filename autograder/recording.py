@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 from datetime import datetime
-from pathlib import Path
 
 import nbformat
 
@@ -59,8 +58,3 @@ def read_scores(opts: Options, results: dict[str, StudentResult]) -> None:
                     result.manual_pending += float(grade.max_score)
             result.score = float(notebook.score)
             result.max_score = float(notebook.max_score)
-
-
-def autograded_notebook(opts: Options, student: str) -> Path:
-    """Where nbgrader wrote ``student``'s scored notebook."""
-    return opts.course_root / "autograded" / student / opts.assignment / f"{opts.assignment}.ipynb"

@@ -13,12 +13,9 @@ import json
 import shutil
 from datetime import datetime
 
-import nbformat
-
 from . import feedback_page, late
 from .options import Options
 from .outcomes import Outcome, StudentResult
-from .recording import autograded_notebook
 
 
 def earlier_results(opts: Options, regraded: set[str]) -> list[StudentResult]:
@@ -83,21 +80,15 @@ def write_outputs(opts: Options, outcome: Outcome) -> None:
 
 def write_feedback(opts: Options, result: StudentResult, target) -> None:
     """``result``'s feedback page from the gradebook and nbgrader's scored notebook."""
-    from nbgrader.api import MissingEntry
-
-    notebook = autograded_notebook(opts, result.student)
-    try:
-        grades = feedback_page.grades_from_gradebook(opts.db, opts.assignment, result.student)
-    except MissingEntry:
-        grades = None
-    if grades is None or not notebook.is_file():
-        target.unlink(missing_ok=True)  # no stale feedback for a notebook that no longer grades
-        return
     submitted = datetime.fromisoformat(result.submitted_at) if result.submitted_at else None
     outcome = late.apply(opts.late, result.score, submitted) if opts.late else None
-    data = feedback_page.FeedbackData(result.student, opts.assignment, grades, outcome, submitted)
-    page = feedback_page.render(nbformat.read(notebook, as_version=4), data, feedback_page.Lang(opts.feedback_lang))
-    target.write_text(page, encoding="utf-8")
+    page = feedback_page.page_for(
+        opts.course_root, opts.assignment, opts.db, result.student, outcome, submitted, feedback_page.Lang(opts.feedback_lang)
+    )
+    if page is None:
+        target.unlink(missing_ok=True)  # no stale feedback for a notebook that no longer grades
+    else:
+        target.write_text(page, encoding="utf-8")
 
 
 def summary_table(outcome: Outcome) -> str:
