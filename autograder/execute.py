@@ -21,7 +21,7 @@ import json
 import os
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
@@ -34,6 +34,11 @@ from .cells import CellRole
 from .options import CELL_OUTPUT_LIMIT, MEMORY_MB
 from .outcomes import EventKind, ExecutionEvent
 from .sandbox_kernel import REPORT_KEY, ROLE_KEY
+
+if TYPE_CHECKING:
+    from .agent_link import AgentLink
+    from .instructor_cells import InstructorCells
+    from .trusted import Judge, Verdict
 
 
 def _error_output(ename: str, evalue: str) -> NotebookNode:
@@ -58,6 +63,15 @@ class HardenedExecute(Execute):
         self._output_size: dict[int, int] = {}
         self._role = CellRole.STUDENT
         self.isolation: dict[str, Any] = {}
+        self._instructor: InstructorCells | None = None
+        self._judge: Judge | None = None
+        self._judge_error: str | None = None
+        self._link: AgentLink | None = None
+        self._student_names: set[str] = set()
+
+    def use_judge(self, instructor: InstructorCells) -> None:
+        """Judge the graded test cells ``instructor`` knows outside the kernel (:mod:`.trusted`)."""
+        self._instructor = instructor
 
     # ------------------------------------------------------------------ kernel set-up
 
@@ -150,7 +164,11 @@ class HardenedExecute(Execute):
                         self._mark_not_run(cell, index)
                         continue
                     self._role = cells.role(cell)
-                    self.preprocess_cell(cell, resources, index)
+                    test = self._instructor.test_source(cell) if self._instructor and self._role is CellRole.TEST else None
+                    if test is not None:
+                        self._judged_cell(cell, resources, index, test)
+                    else:
+                        self.preprocess_cell(cell, resources, index)
         except Exception as exc:  # the kernel could not even start
             self._record(EventKind.KERNEL_ERROR, None, f"{type(exc).__name__}: {exc}")
             self._dead_reason = self._dead_reason or f"kernel failed: {exc}"
@@ -159,7 +177,62 @@ class HardenedExecute(Execute):
                     self._mark_not_run(cell, index)
         finally:
             self._watchdog_stop.set()
+            if self._link is not None:
+                self._link.close()
         return self.nb, self.resources
+
+    # ------------------------------------------------------------------ trusted verdicts
+
+    def _judged_cell(self, cell: NotebookNode, resources: Any, index: int, code: str) -> None:
+        """A test cell: judged outside the kernel first, then run in it (its verdict only compared)."""
+        verdict = self._verdict(code)
+        if verdict.kernel_hung:
+            self._stop_hung_kernel(index, verdict.reason)
+            cell.outputs = verdict.outputs
+            return
+        self.preprocess_cell(cell, resources, index)
+        kernel_passed = not any(out.get("output_type") == "error" for out in cell.get("outputs", []))
+        cell.outputs = verdict.outputs
+        if kernel_passed and not verdict.passed:
+            self._record(EventKind.VERDICT_DIFFERS, index, f"the kernel reported a pass; judged outside it: {verdict.reason}")
+
+    def _verdict(self, code: str) -> Verdict:
+        from .agent_link import AgentError, AgentLink, CallTimeout
+        from .trusted import Judge, StudentKernelError, Verdict
+
+        if self._judge is None and self._judge_error is None and self._instructor is not None:
+            try:
+                self._judge = Judge(self._instructor.setup(self.nb), cell_timeout=self.timeout or 60)
+                self._student_names = self._instructor.student_names(self.nb)
+            except Exception as exc:  # the instructor's set-up does not run in the grader
+                self._judge_error = f"{type(exc).__name__}: {exc}"
+                self._record(EventKind.GRADER_ERROR, None, f"the set-up cells could not run in the judge: {self._judge_error}")
+        if self._judge is None:
+            error = NotebookNode(output_type="error", ename="JudgeUnavailable", evalue=f"採点側の準備に失敗しました: {self._judge_error}", traceback=[])
+            return Verdict(False, [error], "the judge could not start")
+        if self._link is None:
+            self._link = AgentLink(self.km.get_connection_info(), run_sync(self.km.interrupt_kernel), {ROLE_KEY: CellRole.TEST.value})
+        try:
+            self._link.start()
+        except (AgentError, CallTimeout) as exc:
+            self._link.finish()
+            evalue = f"学生のカーネルが採点の問い合わせに応じませんでした ({exc})"
+            error = NotebookNode(output_type="error", ename=StudentKernelError.__name__, evalue=evalue, traceback=[])
+            return Verdict(False, [error], f"the agent did not start: {exc}")
+        try:
+            return self._judge.judge(code, self._link, self._student_names)
+        finally:
+            restored = self._link.finish().get(REPORT_KEY)
+            if restored:
+                self._record(EventKind.INTEGRITY_RESTORED, None, ", ".join(restored))
+
+    def _stop_hung_kernel(self, index: int, reason: str) -> None:
+        self._dead_reason = f"{reason} (cell {index})"
+        self._record(EventKind.TIMEOUT_IGNORED_INTERRUPT, index, reason)
+        try:
+            run_sync(self.km.shutdown_kernel)(now=True)
+        except Exception:
+            pass
 
     def _read_isolation_status(self) -> None:
         """What the sandbox achieved, read before any student code could rewrite it."""

@@ -5,7 +5,8 @@
 outputs, put back the instructor's versions of locked and test cells and the kernelspec
 (read from the template gradebook, never written), check the cell metadata; then it
 executes the notebook with :class:`~autograder.execute.HardenedExecute` in the job's
-sandboxed kernel. Scoring happens later, in one nbgrader run over all executed notebooks
+sandboxed kernel, where every graded test cell is judged outside the kernel
+(:mod:`.trusted`, from the instructor's cells in :mod:`.instructor_cells`). Scoring happens later, in one nbgrader run over all executed notebooks
 (:mod:`.recording`). A job writes nothing but its kernel's folder.
 """
 
@@ -50,6 +51,7 @@ def execute(spec: JobSpec) -> JobResult:
     from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern, OverwriteCells, OverwriteKernelspec
 
     from .execute import HardenedExecute
+    from .instructor_cells import InstructorCells
 
     started = time.monotonic()
     nb = nbformat.reads(spec.notebook, as_version=4)
@@ -59,7 +61,9 @@ def execute(spec: JobSpec) -> JobResult:
     }
     for preprocessor in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
         nb, resources = preprocessor(config=spec.config)(nb, resources)
+    instructor = InstructorCells.from_gradebook(spec.template_db, spec.assignment)
     executor = HardenedExecute(config=spec.config, kernel_env=spec.kernel_env, isolation_status_file=spec.isolation_status_file)
+    executor.use_judge(instructor)
     nb, resources = executor(nb, resources)
     nb, resources = IgnorePattern(config=spec.config)(nb, resources)
     return JobResult(spec.student, nbformat.writes(nb), list(executor.events), executor.isolation, time.monotonic() - started)

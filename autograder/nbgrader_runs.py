@@ -34,6 +34,13 @@ PRELOAD = [
     "jupyter_client.manager",
     "autograder.execute",
     "autograder.job",
+    # the trusted judge of a job runs the assignment's set-up cells: import them once
+    "autograder.trusted",
+    "IPython.core.inputtransformer2",
+    "numpy",
+    "keras",
+    "course_utils",
+    "sklearn.metrics",
 ]
 
 
@@ -64,6 +71,7 @@ def _context():
     """The multiprocessing context children come from (a forkserver with nbgrader loaded)."""
     global _CONTEXT
     if _CONTEXT is None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the preload imports TensorFlow quietly
         try:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(PRELOAD)

@@ -23,6 +23,7 @@ class EventKind(str, enum.Enum):
     NOT_RUN = "not-run"  # a test cell after the kernel stopped: scored 0
     OUTPUT_TRUNCATED = "output-truncated"
     INTEGRITY_RESTORED = "integrity-restored"  # the guard undid a patch before a test
+    VERDICT_DIFFERS = "verdict-differs"  # the kernel reported a pass the judge did not confirm
     JOB_TIMEOUT = "job-timeout"  # the whole notebook took too long
     GRADER_ERROR = "grader-error"  # a bug of the grader's, reported rather than fatal
     WORKER_LOST = "worker-lost"  # cluster: every worker that ran the job died (retries used up)
@@ -71,7 +72,7 @@ def worst(*statuses: Status) -> Status:
 def status_of(events: list[ExecutionEvent], *, executed: bool, findings: bool) -> Status:
     """A graded notebook's status from what happened to it."""
     found = [Status.GRADED]
-    if findings or any(e.kind is EventKind.INTEGRITY_RESTORED for e in events):
+    if findings or any(e.kind in (EventKind.INTEGRITY_RESTORED, EventKind.VERDICT_DIFFERS) for e in events):
         found.append(Status.REVIEW)
     if any(e.kind.stopped_the_kernel for e in events):
         found.append(Status.PARTIAL)

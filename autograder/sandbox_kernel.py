@@ -350,9 +350,13 @@ def _snapshot_class(cls) -> dict:
     return dict(vars(cls))
 
 
+#: attributes Python itself adds on first access (reading ``cls.__annotations__`` creates it)
+LAZY_DUNDERS = frozenset({"__annotations__"})
+
+
 def _restore_class(cls, snap: dict, label: str, restored: list[str]) -> None:
     for name in list(vars(cls)):
-        if name not in snap:
+        if name not in snap and name not in LAZY_DUNDERS:
             try:
                 delattr(cls, name)
                 restored.append(f"{label}.{name} (added)")
