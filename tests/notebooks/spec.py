@@ -430,7 +430,8 @@ B2_1 = NotebookSpec(
         "test_im2col_patches": 1,
         "test_conv2d_im2col_random_shapes": 1,
         "test_im2col_bytes_random": 1,
-        "test_conv2d_batched_stays_under_limit": 1,
+        "test_batch_ranges_cover_images_under_limit": 0.5,
+        "test_conv2d_batched_values_and_limit": 0.5,
         "test_cnn_param_counts_conv_layers": 1,
         "test_cnn_param_counts_dense_layers": 1,
         "test_cnn_param_counts_mnist_cnn": 1,
@@ -445,6 +446,7 @@ B2_1 = NotebookSpec(
         "im2col": 'def im2col(x: np.ndarray, k: int, stride: int = 1, padding: str = "valid") -> np.ndarray:',
         "conv2d_im2col": "def conv2d_im2col(",
         "im2col_bytes": "def im2col_bytes(",
+        "batch_ranges": "def batch_ranges(n_images: int, image_bytes: int, max_bytes: int) -> list[tuple[int, int]]:",
         "conv2d_batched": "def conv2d_batched(",
         "cnn_param_counts": "def cnn_param_counts(",
         "build_conv3": "def build_conv3() -> keras.Model:",
@@ -498,6 +500,16 @@ def im2col_bytes(n, h, w, c, k, stride=1, padding="valid", itemsize=4):
     out_w = (w - k) // stride + 1 if padding == "valid" else -(-w // stride)
     return n * out_h * out_w * k * k * itemsize
 """,
+        # The number of batches from the total bytes, then batches of equal size: right
+        # when the images divide evenly (the visible case), over the limit otherwise.
+        "batch_ranges": """
+def batch_ranges(n_images: int, image_bytes: int, max_bytes: int) -> list[tuple[int, int]]:
+    if image_bytes > max_bytes:
+        raise ValueError("one image does not fit")
+    n_batches = -(-n_images * image_bytes // max_bytes)
+    edges = [n_images * b // n_batches for b in range(n_batches + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+""",
         # max_bytes ignored: one batch of everything
         "conv2d_batched": """
 def conv2d_batched(x, kernel, bias, stride=1, padding="valid", max_bytes=256 * 2**20):
@@ -533,7 +545,8 @@ def build_conv3() -> keras.Model:
             "test_im2col_patches",
             "test_conv2d_im2col_random_shapes",
             "test_im2col_bytes_random",
-            "test_conv2d_batched_stays_under_limit",
+            "test_batch_ranges_cover_images_under_limit",
+            "test_conv2d_batched_values_and_limit",
             "test_cnn_param_counts_dense_layers",
             "test_cnn_param_counts_mnist_cnn",
             "test_conv3_architecture",
@@ -586,6 +599,15 @@ def im2col_bytes(n, h, w, c, k, stride=1, padding="valid", itemsize=4):
     rows = n * conv_output_size(h, k, stride, padding) * conv_output_size(w, k, stride, padding)
     return np.int64(rows) * (k * k * c) * itemsize
 """,
+        # NumPy's arange for the starts (NumPy integers in the pairs), its own names
+        "batch_ranges": """
+def batch_ranges(count, per_image, limit):
+    fit = limit // per_image
+    if fit == 0:
+        raise ValueError(f"{per_image} bytes per image do not fit into {limit} bytes")
+    return [(first, min(first + fit, count)) for first in np.arange(0, count, fit)]
+""",
+        # without batch_ranges: a while loop over the batch starts
         "conv2d_batched": """
 def conv2d_batched(x, kernel, bias, stride=1, padding="valid", max_bytes=256 * 2**20):
     one = im2col_bytes(1, x.shape[1], x.shape[2], x.shape[3], kernel.shape[0], stride, padding, x.itemsize)
@@ -638,7 +660,8 @@ def build_conv3() -> keras.Model:
         "test_im2col_patches",
         "test_conv2d_im2col_random_shapes",
         "test_im2col_bytes_random",
-        "test_conv2d_batched_stays_under_limit",
+        "test_batch_ranges_cover_images_under_limit",
+        "test_conv2d_batched_values_and_limit",
         "test_cnn_param_counts_conv_layers",
         "test_cnn_param_counts_dense_layers",
         "test_cnn_param_counts_mnist_cnn",

@@ -137,26 +137,137 @@ def test_im2col_tests_pass_the_solution():
     _run_with_solution("test_im2col_patches", ["im2col"])
     _run_with_solution("test_conv2d_im2col_random_shapes", ["im2col", "conv2d_im2col"])
     _run_with_solution("test_im2col_bytes_random", ["im2col_bytes"])
-    _run_with_solution("test_conv2d_batched_stays_under_limit", ["im2col", "conv2d_im2col", "im2col_bytes", "conv2d_batched"])
+    _run_with_solution(BATCH_RANGES_TEST, ["batch_ranges"])
+    _run_with_solution(BATCHED_TEST, BATCHED_ANSWERS)
+
+
+# --------------------------------------------------------------------------- batches under a byte limit
+
+BATCH_RANGES_TEST = "test_batch_ranges_cover_images_under_limit"
+BATCHED_TEST = "test_conv2d_batched_values_and_limit"
+BATCHED_ANSWERS = ["im2col", "conv2d_im2col", "im2col_bytes", "batch_ranges", "conv2d_batched"]
+
+
+def _answers(*grade_ids: str) -> list[str]:
+    return [nbg.cell_source(A, "conv_output_size"), *(nbg.cell_source(A, g) for g in grade_ids)]
+
+
+def _batch_ranges_below_the_limit(n_images, image_bytes, max_bytes):
+    """A batch kept strictly under max_bytes: one image fewer whenever the limit is an exact multiple."""
+    per_batch = (max_bytes - 1) // image_bytes
+    if per_batch < 1:
+        raise ValueError("one image does not fit")
+    return [(start, min(start + per_batch, n_images)) for start in range(0, n_images, per_batch)]
+
+
+def _batch_ranges_last_batch_overruns(n_images, image_bytes, max_bytes):
+    """The last stop not clipped to n_images."""
+    per_batch = max_bytes // image_bytes
+    if per_batch < 1:
+        raise ValueError("one image does not fit")
+    return [(start, start + per_batch) for start in range(0, n_images, per_batch)]
+
+
+def _batch_ranges_as_lists(n_images, image_bytes, max_bytes):
+    """Pairs as lists, computed with a while loop."""
+    fit = max_bytes // image_bytes
+    if not fit:
+        raise ValueError("one image does not fit")
+    out, start = [], 0
+    while start < n_images:
+        out.append([start, min(start + fit, n_images)])
+        start += fit
+    return out
+
+
+@pytest.mark.parametrize("wrong", [_batch_ranges_below_the_limit, _batch_ranges_last_batch_overruns])
+def test_batch_ranges_test_rejects_off_by_one_batches_in_its_hidden_part(wrong):
+    if wrong is _batch_ranges_below_the_limit:  # passes the visible example: 250 is no multiple of 100
+        nbg.run_code(nbg.visible_part(A, BATCH_RANGES_TEST), batch_ranges=wrong)
+    with pytest.raises(AssertionError):
+        nbg.run_code(nbg.hidden_block(A, BATCH_RANGES_TEST), batch_ranges=wrong)
+
+
+def test_batch_ranges_test_accepts_pairs_as_lists():
+    nbg.run_test_cell(A, BATCH_RANGES_TEST, batch_ranges=_batch_ranges_as_lists)
 
 
 def test_batched_test_rejects_batches_sized_without_the_channels():
-    # per-image bytes without the channel factor: batches three times too big for C = 3
+    # per-image bytes without the channel factor: batches three times too big for C = 3,
+    # and no ValueError for an image over the limit
     too_big = """
 def conv2d_batched(x, kernel, bias, stride=1, padding="valid", max_bytes=256 * 2**20):
     per_image = im2col_bytes(1, x.shape[1], x.shape[2], 1, kernel.shape[0], stride, padding, x.dtype.itemsize)
-    batch = max(max_bytes // per_image, 1)
-    return np.concatenate([conv2d_im2col(x[i : i + batch], kernel, bias, stride, padding) for i in range(0, len(x), batch)])
+    return np.concatenate([conv2d_im2col(x[a:b], kernel, bias, stride, padding) for a, b in batch_ranges(len(x), per_image, max_bytes)])
 """
-    with pytest.raises(AssertionError, match="max_bytes"):
-        nbg.run_code(
-            nbg.cell_source(A, "conv_output_size"),
-            nbg.cell_source(A, "im2col"),
-            nbg.cell_source(A, "conv2d_im2col"),
-            nbg.cell_source(A, "im2col_bytes"),
-            too_big,
-            nbg.hidden_block(A, "test_conv2d_batched_stays_under_limit"),
-        )
+    answers = _answers("im2col", "conv2d_im2col", "im2col_bytes", "batch_ranges")
+    nbg.run_code(*answers, too_big, nbg.visible_part(A, BATCHED_TEST))
+    with pytest.raises(AssertionError, match="チャネル数"):
+        nbg.run_code(*answers, too_big, nbg.hidden_block(A, BATCHED_TEST))
+
+
+def test_batched_test_rejects_an_item_size_fixed_at_four_bytes():
+    float32_only = """
+def conv2d_batched(x, kernel, bias, stride=1, padding="valid", max_bytes=256 * 2**20):
+    per_image = im2col_bytes(1, x.shape[1], x.shape[2], x.shape[3], kernel.shape[0], stride, padding)
+    return np.concatenate([conv2d_im2col(x[a:b], kernel, bias, stride, padding) for a, b in batch_ranges(len(x), per_image, max_bytes)])
+"""
+    answers = _answers("im2col", "conv2d_im2col", "im2col_bytes", "batch_ranges")
+    nbg.run_code(*answers, float32_only, nbg.visible_part(A, BATCHED_TEST))
+    with pytest.raises(AssertionError, match="itemsize"):
+        nbg.run_code(*answers, float32_only, nbg.hidden_block(A, BATCHED_TEST))
+
+
+def test_batched_test_rejects_images_lost_at_the_end_of_the_last_batch():
+    drops_remainder = """
+def conv2d_batched(x, kernel, bias, stride=1, padding="valid", max_bytes=256 * 2**20):
+    per_image = im2col_bytes(1, x.shape[1], x.shape[2], x.shape[3], kernel.shape[0], stride, padding, x.dtype.itemsize)
+    if per_image > max_bytes:
+        raise ValueError("one image does not fit")
+    batch = max_bytes // per_image
+    return np.concatenate([conv2d_im2col(x[i : i + batch], kernel, bias, stride, padding) for i in range(0, len(x) - batch + 1, batch)])
+"""
+    with pytest.raises(AssertionError, match="出力の形"):
+        nbg.run_code(*_answers("im2col", "conv2d_im2col", "im2col_bytes"), drops_remainder, nbg.hidden_block(A, BATCHED_TEST))
+
+
+def _run_isolated(grade_id: str, answers: list[str]) -> None:
+    """Run a test cell the way the trusted grader does: the answer cells in a namespace of
+    their own (the student's kernel), the test cell in another that receives the answers'
+    names; rebinding a name in the test cell cannot reach the answers' functions."""
+    import numpy as np
+
+    student = nbg.run_code(*_answers(*answers))
+    trusted = {"np": np, **{name: value for name, value in student.items() if not name.startswith("__") and name != "np"}}
+    exec(compile(nbg.cell_source(A, grade_id), grade_id, "exec"), trusted)
+
+
+def test_batch_tests_pass_when_the_answers_run_apart_from_the_test_cell():
+    _run_isolated(BATCH_RANGES_TEST, ["batch_ranges"])
+    _run_isolated(BATCHED_TEST, BATCHED_ANSWERS)
+
+
+def test_no_test_cell_rebinds_a_name_an_answer_cell_binds():
+    """Student code runs in the student's kernel: a test cell's rebinding never reaches it."""
+    import ast
+
+    nb = nbg.read_source(A)
+    answer_names: set[str] = set()
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("solution"):
+            answer_names |= {n.name for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef)}
+            answer_names |= {t.id for n in ast.parse(cell.source).body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+    rebound = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            tree = ast.parse(cell.source)
+            stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
+            stored |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+            if stored & answer_names or any(isinstance(n, ast.Global) for n in ast.walk(tree)):
+                rebound[meta["grade_id"]] = sorted(stored & answer_names)
+    assert rebound == {}
 
 
 def test_same_padding_puts_the_odd_pixel_at_the_bottom_right_as_keras_does():
