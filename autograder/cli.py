@@ -31,9 +31,26 @@ def _generate(root: Path, assignments: list[str], release_dir: Path) -> None:
                 raise SystemExit(f"nbgrader generate_assignment {a} failed:\n{log.read_text(errors='replace')}")
 
 
+def _unjudgeable(root: Path, assignments: list[str]) -> list[str]:
+    """Tests of source/ that the trusted judge cannot judge (:mod:`.judgeable`)."""
+    import nbformat
+
+    from . import judgeable
+
+    found = []
+    for a in assignments:
+        nb = nbformat.read(root / "source" / a / f"{a}.ipynb", as_version=4)
+        found += [f"source/{a}: {problem}" for problem in judgeable.problems(nb)]
+    return found
+
+
 def cmd_release(args: argparse.Namespace) -> int:
     root = Path(args.course).resolve()
     assignments = args.assignments or pipeline.assignments(root)
+    unjudgeable = _unjudgeable(root, assignments)
+    if unjudgeable:
+        print("tests that cannot be judged outside the student's kernel (see README, Isolation):\n  " + "\n  ".join(unjudgeable))
+        return 1
     if not args.check:
         _generate(root, assignments, root / "release")
         for path in (root / "release").rglob("*.ipynb"):

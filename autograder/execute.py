@@ -185,7 +185,7 @@ class HardenedExecute(Execute):
 
     def _judged_cell(self, cell: NotebookNode, resources: Any, index: int, code: str) -> None:
         """A test cell: judged outside the kernel first, then run in it (its verdict only compared)."""
-        verdict = self._verdict(code)
+        verdict = self._verdict(code, index)
         if verdict.kernel_hung:
             self._stop_hung_kernel(index, verdict.reason)
             cell.outputs = verdict.outputs
@@ -196,7 +196,7 @@ class HardenedExecute(Execute):
         if kernel_passed and not verdict.passed:
             self._record(EventKind.VERDICT_DIFFERS, index, f"the kernel reported a pass; judged outside it: {verdict.reason}")
 
-    def _verdict(self, code: str) -> Verdict:
+    def _verdict(self, code: str, index: int) -> Verdict:
         from .agent_link import AgentError, AgentLink, CallTimeout
         from .trusted import Judge, StudentKernelError, Verdict
 
@@ -224,7 +224,7 @@ class HardenedExecute(Execute):
         finally:
             restored = self._link.finish().get(REPORT_KEY)
             if restored:
-                self._record(EventKind.INTEGRITY_RESTORED, None, ", ".join(restored))
+                self._record(EventKind.INTEGRITY_RESTORED, index, ", ".join(restored))
 
     def _stop_hung_kernel(self, index: int, reason: str) -> None:
         self._dead_reason = f"{reason} (cell {index})"
