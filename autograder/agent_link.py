@@ -25,10 +25,16 @@ AGENT_CODE = "__import__('autograder.kernel_agent', fromlist=['serve']).serve()"
 START_TIMEOUT = 30.0
 #: how long a kernel may take to answer an interrupt before it counts as hung
 INTERRUPT_GRACE = 5.0
+#: how often a silent kernel is checked for being alive (seconds)
+LIVENESS_EVERY = 0.5
 
 
 class AgentError(Exception):
     """The agent ended or answered nonsense (the kernel's code was changed or broke)."""
+
+
+class KernelDied(AgentError):
+    """The kernel died while the grader waited for the agent (a crash, ``os._exit``, a limit)."""
 
 
 class CallTimeout(Exception):
@@ -42,13 +48,17 @@ class KernelHung(Exception):
 class AgentLink:
     """Requests to the agent in a student's kernel, over a client of the grader's own."""
 
-    def __init__(self, connection_info: dict[str, Any], interrupt: Callable[[], None], role_expressions: dict[str, str]) -> None:
+    def __init__(
+        self, connection_info: dict[str, Any], interrupt: Callable[[], None], role_expressions: dict[str, str],
+        is_alive: Callable[[], bool] | None = None,
+    ) -> None:
         from jupyter_client.blocking.client import BlockingKernelClient
 
         self._client = BlockingKernelClient()
         self._client.load_connection_info(connection_info)
         self._client.start_channels(iopub=False, shell=True, stdin=True, hb=False, control=False)
         self._interrupt = interrupt
+        self._is_alive = is_alive
         self._role = dict(role_expressions)
         self._msg_id: str | None = None
         self.reply: dict[str, Any] = {}  # the kernel's execute_reply content for the last session
@@ -74,7 +84,10 @@ class AgentLink:
         try:
             return self._next_answer(timeout)
         except CallTimeout:
-            self._interrupt()
+            try:
+                self._interrupt()
+            except Exception:  # the kernel is gone: the wait below says so
+                pass
             try:
                 answer = self._next_answer(INTERRUPT_GRACE)
             except CallTimeout:
@@ -92,8 +105,11 @@ class AgentLink:
         if not self.reply:
             self._client.input(json.dumps({"op": "done"}))
             deadline = time.monotonic() + START_TIMEOUT
-            while not self.reply and time.monotonic() < deadline:
-                self._poll(deadline, msg_id, want_prompt=False)
+            try:
+                while not self.reply:
+                    self._poll(deadline, msg_id, want_prompt=False)
+            except (CallTimeout, AgentError):  # dead or stuck: the cell's own run will say so
+                pass
         return self.reply
 
     # ------------------------------------------------------------------ messages
@@ -126,7 +142,9 @@ class AgentLink:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise CallTimeout
-            ready = dict(poller.poll(max(1, int(left * 1000))))
+            ready = dict(poller.poll(max(1, int(min(left, LIVENESS_EVERY) * 1000))))
+            if not ready and self._is_alive is not None and not self._is_alive():
+                raise KernelDied("the kernel died")
             if shell in ready:
                 msg = self._client.get_shell_msg(timeout=0)
                 if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_reply":

@@ -68,6 +68,8 @@ class HardenedExecute(Execute):
         self._judge_error: str | None = None
         self._link: AgentLink | None = None
         self._student_names: set[str] = set()
+        #: seconds per phase: kernel start, cells (judging included), judge, kernel stop
+        self.timings: dict[str, float] = {}
 
     def use_judge(self, instructor: InstructorCells) -> None:
         """Judge the graded test cells ``instructor`` knows outside the kernel (:mod:`.trusted`)."""
@@ -153,12 +155,14 @@ class HardenedExecute(Execute):
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
+        clock = time.monotonic()
         try:
             with self.setup_kernel():
                 info = self.wait_for_reply(self.kc.kernel_info())
                 if info:
                     self.nb.metadata["language_info"] = info["content"]["language_info"]
                 self._read_isolation_status()
+                clock = self._lap("kernel start", clock)
                 for index, cell in enumerate(self.nb.cells):
                     if self._dead_reason is not None:
                         self._mark_not_run(cell, index)
@@ -169,6 +173,7 @@ class HardenedExecute(Execute):
                         self._judged_cell(cell, resources, index, test)
                     else:
                         self.preprocess_cell(cell, resources, index)
+                clock = self._lap("cells", clock)
         except Exception as exc:  # the kernel could not even start
             self._record(EventKind.KERNEL_ERROR, None, f"{type(exc).__name__}: {exc}")
             self._dead_reason = self._dead_reason or f"kernel failed: {exc}"
@@ -179,13 +184,21 @@ class HardenedExecute(Execute):
             self._watchdog_stop.set()
             if self._link is not None:
                 self._link.close()
+            self._lap("kernel stop", clock)
         return self.nb, self.resources
+
+    def _lap(self, phase: str, since: float) -> float:
+        now = time.monotonic()
+        self.timings[phase] = self.timings.get(phase, 0.0) + now - since
+        return now
 
     # ------------------------------------------------------------------ trusted verdicts
 
     def _judged_cell(self, cell: NotebookNode, resources: Any, index: int, code: str) -> None:
         """A test cell: judged outside the kernel first, then run in it (its verdict only compared)."""
+        started = time.monotonic()
         verdict = self._verdict(code, index)
+        self._lap("judge", started)
         if verdict.kernel_hung:
             self._stop_hung_kernel(index, verdict.reason)
             cell.outputs = verdict.outputs
@@ -211,7 +224,9 @@ class HardenedExecute(Execute):
             error = NotebookNode(output_type="error", ename="JudgeUnavailable", evalue=f"採点側の準備に失敗しました: {self._judge_error}", traceback=[])
             return Verdict(False, [error], "the judge could not start")
         if self._link is None:
-            self._link = AgentLink(self.km.get_connection_info(), run_sync(self.km.interrupt_kernel), {ROLE_KEY: CellRole.TEST.value})
+            self._link = AgentLink(
+                self.km.get_connection_info(), run_sync(self.km.interrupt_kernel), {ROLE_KEY: CellRole.TEST.value}, run_sync(self.km.is_alive)
+            )
         try:
             self._link.start()
         except (AgentError, CallTimeout) as exc:

@@ -44,6 +44,7 @@ class JobResult:
     isolation: dict = field(default_factory=dict)
     seconds: float = 0.0
     worker: str = ""  # the cluster worker that ran it ("" on the grader's own machine)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of the job
 
 
 def execute(spec: JobSpec) -> JobResult:
@@ -62,11 +63,13 @@ def execute(spec: JobSpec) -> JobResult:
     for preprocessor in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
         nb, resources = preprocessor(config=spec.config)(nb, resources)
     instructor = InstructorCells.from_gradebook(spec.template_db, spec.assignment)
+    sanitised = time.monotonic()
     executor = HardenedExecute(config=spec.config, kernel_env=spec.kernel_env, isolation_status_file=spec.isolation_status_file)
     executor.use_judge(instructor)
     nb, resources = executor(nb, resources)
     nb, resources = IgnorePattern(config=spec.config)(nb, resources)
-    return JobResult(spec.student, nbformat.writes(nb), list(executor.events), executor.isolation, time.monotonic() - started)
+    timings = {"sanitise": sanitised - started, **executor.timings}
+    return JobResult(spec.student, nbformat.writes(nb), list(executor.events), executor.isolation, time.monotonic() - started, timings=timings)
 
 
 def execute_with_parent(spec: JobSpec) -> JobResult:

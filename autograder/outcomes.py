@@ -104,6 +104,7 @@ class StudentResult:
     events: list[dict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of the job (sanitise, kernel start, cells, judge, kernel stop)
     submitted_at: str | None = None  # ISO 8601 with offset, as the LMS wrote it (or the file's time)
     comment: str | None = None  # what the student wrote to the LMS with the file
     lms_late: bool | None = None  # the LMS's own late marker, where it writes one

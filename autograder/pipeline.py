@@ -73,6 +73,7 @@ def _take(result: StudentResult, job: JobResult, submitted: nbformat.NotebookNod
     """Fold a job's result into the student's; the notebook to record."""
     events: list[ExecutionEvent] = job.events
     result.seconds = round(job.seconds, 1)
+    result.timings = {phase: round(seconds, 2) for phase, seconds in job.timings.items()}
     result.worker = job.worker
     result.isolation = job.isolation
     result.events = [e.as_dict() for e in events]

@@ -35,7 +35,7 @@ from typing import Any
 from nbformat.notebooknode import NotebookNode
 
 from . import plain_data
-from .agent_link import AgentError, AgentLink, CallTimeout, KernelHung
+from .agent_link import AgentError, AgentLink, CallTimeout, KernelDied, KernelHung
 from .cells import parse
 
 CELL_FILE = "<test cell>"
@@ -287,6 +287,9 @@ class _Call:
         except KernelHung:
             self.hung = f"{name} の呼び出しが {timeout:.0f} 秒以内に終わらず、中断にも応じませんでした"
             raise StudentCallTimeout(self.hung) from None
+        except KernelDied:
+            self.stalled = f"{name} の呼び出し中に学生のカーネルが止まりました (os._exit やメモリの使いすぎなど)"
+            raise StudentKernelError(self.stalled) from None
         except AgentError as exc:
             self.stalled = f"学生のカーネルが採点の問い合わせに正しく答えませんでした ({exc})"
             raise StudentKernelError(self.stalled) from None

@@ -101,8 +101,8 @@ def warm_seconds(assignment: str, env: dict[str, str], repeats: int = 3) -> floa
     return statistics.median(times)
 
 
-def grade_copies(assignment: str, n: int, jobs: int, cluster: str | None = None) -> tuple[float, float, list[str]]:
-    """Seconds for grading ``n`` correct copies, kernel seconds each, and who lost marks."""
+def grade_copies(assignment: str, n: int, jobs: int, cluster: str | None = None) -> tuple[float, float, list[str], dict[str, float]]:
+    """Seconds for grading ``n`` correct copies, kernel seconds each, who lost marks, mean seconds per job phase."""
     release = nbformat.read(REPO / "release" / assignment / f"{assignment}.ipynb", as_version=4)
     answers = demo._answer_sources(nbformat.read(REPO / "source" / assignment / f"{assignment}.ipynb", as_version=4))
     correct = demo.answered(release, answers)
@@ -125,7 +125,11 @@ def grade_copies(assignment: str, n: int, jobs: int, cluster: str | None = None)
         total = time.monotonic() - started
     bad = [r.student for r in outcome.results if r.score != r.max_score - r.manual_pending]
     kernel = sum(r.seconds for r in outcome.results) / len(outcome.results)
-    return total, kernel, bad
+    phases: dict[str, float] = {}
+    for r in outcome.results:
+        for phase, seconds in r.timings.items():
+            phases[phase] = phases.get(phase, 0.0) + seconds / len(outcome.results)
+    return total, kernel, bad, phases
 
 
 def main() -> None:
@@ -148,9 +152,11 @@ def main() -> None:
         runs.append((args.cluster, workers, args.cluster))
     per_run: dict[str, float] = {}
     for label_run, workers, cluster in runs:
-        total, kernel, bad = grade_copies(a, args.n, workers, cluster)
+        total, kernel, bad, phases = grade_copies(a, args.n, workers, cluster)
         per = per_run[label_run] = total / args.n
         print(f"{label_run:>7}  {total:>8.1f}  {per:>12.2f}  {per * workers / warm:>6.2f}  {kernel:>16.2f}  {100 * per / 60:>23.1f}")
+        if phases:
+            print("         a job's phases (mean s): " + ", ".join(f"{phase} {seconds:.2f}" for phase, seconds in phases.items()))
         if bad:
             failed = True
             print(f"         not full marks: {', '.join(bad)}")
