@@ -37,6 +37,7 @@ from .sandbox_kernel import REPORT_KEY, ROLE_KEY
 
 if TYPE_CHECKING:
     from .agent_link import AgentLink
+    from .gate import Gate
     from .instructor_cells import InstructorCells
     from .trusted import Judge, Verdict
 
@@ -68,8 +69,10 @@ class HardenedExecute(Execute):
         self._judge_error: str | None = None
         self._link: AgentLink | None = None
         self._student_names: set[str] = set()
-        #: seconds per phase: kernel start, cells (judging included), judge, kernel stop
+        #: seconds per phase: kernel start, waiting (for a turn), cells (judging included), judge, kernel stop
         self.timings: dict[str, float] = {}
+        #: set by the job: wait for a turn before executing cells (:mod:`.gate`)
+        self.gate: Gate | None = None
 
     def use_judge(self, instructor: InstructorCells) -> None:
         """Judge the graded test cells ``instructor`` knows outside the kernel (:mod:`.trusted`)."""
@@ -163,6 +166,9 @@ class HardenedExecute(Execute):
                     self.nb.metadata["language_info"] = info["content"]["language_info"]
                 self._read_isolation_status()
                 clock = self._lap("kernel start", clock)
+                if self.gate is not None:
+                    self.gate.enter()
+                    clock = self._lap("waiting", clock)
                 for index, cell in enumerate(self.nb.cells):
                     if self._dead_reason is not None:
                         self._mark_not_run(cell, index)
@@ -174,6 +180,8 @@ class HardenedExecute(Execute):
                     else:
                         self.preprocess_cell(cell, resources, index)
                 clock = self._lap("cells", clock)
+                if self.gate is not None:
+                    self.gate.leave()  # the next job may run while this kernel stops
         except Exception as exc:  # the kernel could not even start
             self._record(EventKind.KERNEL_ERROR, None, f"{type(exc).__name__}: {exc}")
             self._dead_reason = self._dead_reason or f"kernel failed: {exc}"
@@ -182,6 +190,8 @@ class HardenedExecute(Execute):
                     self._mark_not_run(cell, index)
         finally:
             self._watchdog_stop.set()
+            if self.gate is not None:
+                self.gate.leave()
             if self._link is not None:
                 self._link.close()
             self._lap("kernel stop", clock)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import nbformat
 from traitlets.config import Config
@@ -34,6 +35,7 @@ class JobSpec:
     kernel_env: dict[str, str]
     workdir: str  # the kernel's working folder
     isolation_status_file: str = ""
+    gate: Any = None  # the child's end of a pipe to a :class:`~autograder.gate.Keeper` (None: run at once)
 
 
 @dataclass
@@ -66,6 +68,10 @@ def execute(spec: JobSpec) -> JobResult:
     sanitised = time.monotonic()
     executor = HardenedExecute(config=spec.config, kernel_env=spec.kernel_env, isolation_status_file=spec.isolation_status_file)
     executor.use_judge(instructor)
+    if spec.gate is not None:
+        from .gate import Gate
+
+        executor.gate = Gate(spec.gate)
     nb, resources = executor(nb, resources)
     nb, resources = IgnorePattern(config=spec.config)(nb, resources)
     timings = {"sanitise": sanitised - started, **executor.timings}

@@ -81,6 +81,11 @@ def _context():
     return _CONTEXT
 
 
+def pipe() -> tuple[Any, Any]:
+    """A duplex pipe whose second end can be handed to a child of :func:`call`."""
+    return _context().Pipe(duplex=True)
+
+
 def _child(target: Callable[..., Any], args: tuple, cwd: str, env: dict[str, str], log: str, conn) -> None:
     """In the child: own process group, log as stdout/stderr, given cwd and environment."""
     os.setsid()  # a time limit kills everything it started
