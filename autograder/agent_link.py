@@ -23,8 +23,9 @@ import zmq
 AGENT_CODE = "__import__('autograder.kernel_agent', fromlist=['serve']).serve()"
 #: how long the agent may take to start or to answer a request of the grader's own
 START_TIMEOUT = 30.0
-#: how long a kernel may take to answer an interrupt before it counts as hung
-INTERRUPT_GRACE = 5.0
+#: how long a kernel may take to answer an interrupt, and how many it may ignore before it counts as hung
+INTERRUPT_GRACE = 2.0
+INTERRUPTS = 3
 #: how often a silent kernel is checked for being alive (seconds)
 LIVENESS_EVERY = 0.5
 
@@ -84,6 +85,8 @@ class AgentLink:
         try:
             return self._next_answer(timeout)
         except CallTimeout:
+            pass
+        for _ in range(INTERRUPTS):  # code that catches one KeyboardInterrupt gets another
             try:
                 self._interrupt()
             except Exception:  # the kernel is gone: the wait below says so
@@ -91,11 +94,12 @@ class AgentLink:
             try:
                 answer = self._next_answer(INTERRUPT_GRACE)
             except CallTimeout:
-                self._msg_id = None
-                raise KernelHung(f"no answer within {timeout:.0f} s, and the interrupt was ignored") from None
+                continue
             if not answer.get("interrupted"):
-                raise AgentError("the agent answered an interrupt with something else") from None
-            raise CallTimeout(f"no answer within {timeout:.0f} s") from None
+                raise AgentError("the agent answered an interrupt with something else")
+            raise CallTimeout(f"no answer within {timeout:.0f} s")
+        self._msg_id = None
+        raise KernelHung(f"no answer within {timeout:.0f} s, and {INTERRUPTS} interrupts were ignored")
 
     def finish(self) -> dict[str, Any]:
         """End the session; the kernel's reply to it (the guard's report is in it)."""

@@ -213,6 +213,10 @@ class HardenedExecute(Execute):
             self._stop_hung_kernel(index, verdict.reason)
             cell.outputs = verdict.outputs
             return
+        if verdict.timed_out:  # the kernel answered the interrupt; running the test there would hang again
+            self._record(EventKind.TIMEOUT, index, f"a student function called by the test: {verdict.reason}")
+            cell.outputs = verdict.outputs
+            return
         self.preprocess_cell(cell, resources, index)
         kernel_passed = not any(out.get("output_type") == "error" for out in cell.get("outputs", []))
         cell.outputs = verdict.outputs

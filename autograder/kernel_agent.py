@@ -45,6 +45,7 @@ class _Session:
         return None
 
     def _model(self, keras: Any, model: Any) -> dict:
+        _standard_layers_only(keras, model)
         try:
             config = keras.saving.serialize_keras_object(model)
             text = json.dumps(config)
@@ -97,6 +98,20 @@ class _Session:
         if op == "call":
             return self.call(request.get("ref"), request.get("args"), request.get("kwargs"))
         return {"error": f"unknown request {op!r}"}
+
+
+def _standard_layers_only(keras: Any, model: Any) -> None:
+    """Refuse a model of a class of its own or with a layer that is not exactly a keras.layers class."""
+    from keras.src.models.functional import Functional
+
+    if type(model) not in (keras.Sequential, Functional):
+        raise plain_data.NotPlain(plain_data.type_name(model), "a model class of its own; use keras.Sequential or keras.Model(inputs, outputs)")
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        cls = type(layer)
+        if cls in (keras.Sequential, Functional):
+            continue
+        if cls is not getattr(keras.layers, cls.__name__, None) or cls.__name__ == "Lambda":
+            raise plain_data.NotPlain(plain_data.type_name(layer), "a layer that is not one of keras.layers' standard layers (Lambda and layer classes of your own cannot be judged)")
 
 
 def _text(exc: BaseException) -> str:

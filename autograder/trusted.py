@@ -213,7 +213,8 @@ class Verdict:
     outputs: list[NotebookNode] = field(default_factory=list)
     reason: str = ""  # the failure, one line ("" when passed)
     student_seconds: float = 0.0  # time spent waiting for the student's kernel
-    kernel_hung: bool = False  # a call ignored the interrupt: the kernel must be stopped
+    kernel_hung: bool = False  # a call ignored the interrupts: the kernel must be stopped
+    timed_out: bool = False  # a call ran past its limit: running the test in the kernel would too
 
 
 class _Stalled(Exception):
@@ -229,6 +230,7 @@ class _Call:
         self.call_timeout = call_timeout
         self.stalled: str | None = None
         self.hung: str | None = None
+        self.timed_out = False
         self.proxies: dict[int, int] = {}  # id(proxy) -> ref
         self.models: dict[str, Any] = {}
         self.waited = 0.0
@@ -282,9 +284,11 @@ class _Call:
         try:
             answer = self.link.ask(request, timeout)
         except CallTimeout:
+            self.timed_out = True
             self.stalled = f"{name} の呼び出しが {timeout:.0f} 秒以内に終わりませんでした (無限ループや重すぎる計算がないか確かめてください)"
             raise StudentCallTimeout(self.stalled) from None
         except KernelHung:
+            self.timed_out = True
             self.hung = f"{name} の呼び出しが {timeout:.0f} 秒以内に終わらず、中断にも応じませんでした"
             raise StudentCallTimeout(self.hung) from None
         except KernelDied:
@@ -363,7 +367,7 @@ class Judge:
             return self._failed(exc, call, out, err, code)
         except Exception as exc:
             return self._failed(exc, call, out, err, code)
-        return Verdict(True, _streams(out, err), "", call.waited, bool(call.hung))
+        return Verdict(True, _streams(out, err), "", call.waited, bool(call.hung), call.timed_out)
 
     def _fetch(self, names: list[str], call: _Call, missing: dict[str, str]) -> dict[str, Any]:
         if call.link is None:
@@ -371,7 +375,9 @@ class Judge:
         started = time.monotonic()
         try:
             answer = call.link.ask({"op": "export", "names": names}, self.cell_timeout)
-        except (CallTimeout, KernelHung):
+        except (CallTimeout, KernelHung) as exc:
+            call.timed_out = True
+            call.hung = call.hung or (str(exc) if isinstance(exc, KernelHung) else None)
             raise StudentCallTimeout(f"テストが読む値 ({', '.join(names)}) を {self.cell_timeout:.0f} 秒以内に受け取れませんでした") from None
         except AgentError as exc:
             raise StudentKernelError(f"学生のカーネルが採点の問い合わせに正しく答えませんでした ({exc})") from None
@@ -402,7 +408,7 @@ class Judge:
         error = NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[*lines, f"{ename}: {evalue}"])
         outputs = _streams(out, err) if out is not None and err is not None else []
         reason = (f"{ename}: {evalue}".splitlines() or [ename])[0][:300]
-        return Verdict(False, [*outputs, error], reason, call.waited, bool(call.hung))
+        return Verdict(False, [*outputs, error], reason, call.waited, bool(call.hung), call.timed_out)
 
 
 def _streams(out: io.StringIO, err: io.StringIO) -> list[NotebookNode]:
