@@ -2,33 +2,36 @@
 
 One grading run per assignment (``pipeline.grade``, two workers, the sandbox, the course's
 synthetic data); every case below is a student of that run (who is in which run:
-:data:`STUDENTS`):
+:data:`STUDENTS`; the B2 runs keep to the cheapest):
 
-- ``solution`` and ``alternative``: the release with its answer cells filled from the
-  source's solutions / from ``SPECS[A].alternative`` (tests/notebooks/spec.py: the
-  functional API, NumPy integers, tuples for lists...); full automatic points;
-- ``untouched``: the release as handed out; scores nothing;
-- ``wrong``: ``SPECS[A].wrong``; loses exactly the tests in ``wrong_zero``;
+- ``solution``: the release with its answer cells filled from the source's solutions; full
+  automatic points (every run);
+- ``alternative``: ``SPECS[A].alternative`` of tests/notebooks/spec.py (the functional API,
+  NumPy integers, tuples for lists...); full automatic points (B1-1, B1-2);
+- ``wrong``: ``SPECS[A].wrong``; loses exactly the tests in ``wrong_zero`` (B1-1, B1-2);
+- ``untouched``: the release as handed out; scores nothing (B1-1, B1-2);
 - ``forge-send``: the untouched release with the kernel session's ``send`` replaced so that
-  error messages are dropped and error replies go out as ``ok``;
-- ``drop-errors``: the cruder version that only drops the error messages;
+  error messages are dropped and error replies go out as ``ok`` (every run);
+- ``drop-errors``: the cruder version that only drops the error messages (B1-1, B1-2);
 - ``int-subclass`` / ``ndarray-subclass``: every answer returns (or is) an ``int`` /
-  ``ndarray`` subclass that equals, is close to and is as large as anything;
+  ``ndarray`` subclass that equals, is close to and is as large as anything (every run);
 - ``numpy-submodule``: the wrong answers plus ``numpy._core`` rebound so that
-  ``np.allclose`` and ``np.all`` say yes (the guard restores ``numpy``'s own names only).
+  ``np.allclose`` and ``np.all`` say yes; the guard restores ``numpy``'s own names only (B1-1).
 
 An attack gains nothing: the attacks on the untouched release score 0 on every test, as the
-untouched release does, and the NumPy patch scores exactly what the wrong answers score.
-B1-1's run also grades students whose ``mlp_params`` hangs (once ignoring the interrupt) or
-raises on a hidden test's inputs; B2-2's, students whose ``build_conv3_3x3`` model holds a
-layer class of their own or a ``Lambda`` layer: only the test calling or reading that answer
-fails, with the reason on the student's feedback page.
+untouched release does (here and in tests/notebooks/test_contract.py), and the NumPy patch
+scores exactly what the wrong answers score. B1-1's run also grades students whose
+``mlp_params`` hangs (once ignoring the interrupt) or raises on a hidden test's inputs;
+B2-2's, students whose ``build_conv3_3x3`` model holds a layer class of their own or a
+``Lambda`` layer: only the test calling or reading that answer fails, with the reason on the
+student's feedback page.
 
 Scores come from report.json (``students[s].tests``), reasons from the feedback pages: the
 grader's public outputs. Tests are compared with the release's own test list, so a test
 added, renamed or removed in a notebook (B2-1's ``conv2d_batched`` is being redesigned) needs
 no change here.
 """
+
 from __future__ import annotations
 
 import html
@@ -137,18 +140,18 @@ NON_STANDARD_MODEL_WORDS = {"custom-layer": ("model_3x3", "build_conv3_3x3", "Co
 # --------------------------------------------------------------------------- one grading run per assignment
 
 
-#: who hands in what in each assignment's run; a student is a few seconds (B1) to half a
-#: minute (B2-1) of one worker. Every run grades the solution, other correct answers and the
-#: attacks that gain points today; the B1 runs also the untouched release, the plausible wrong
-#: answers and the dropped error messages (defeated today); the NumPy patch runs where the
-#: tests compare arrays (B1-1, B2-1).
-COMMON = ("solution", "alternative", "forge-send", "int-subclass", "ndarray-subclass")
+#: who hands in what in each assignment's run. A student costs a worker 4-10 s in B1-1 and
+#: B1-2 and 10-35 s in the B2 notebooks (2 cores shared with other work), so, to keep the file
+#: to a few minutes, the B2 runs grade only the solution and the attacks that gain points today;
+#: the B1 runs also the untouched release, other correct answers, the plausible wrong answers,
+#: the dropped error messages (defeated today) and, in B1-1, the NumPy patch.
+CHEAPEST = ("solution", "forge-send", "int-subclass", "ndarray-subclass")
 STUDENTS = {
-    "B1-1": (*COMMON, "untouched", "wrong", "drop-errors", "numpy-submodule", *MISBEHAVING_MLP_PARAMS),
-    "B1-2": (*COMMON, "untouched", "wrong", "drop-errors"),
-    "B2-1": (*COMMON, "numpy-submodule"),
-    "B2-2": (*COMMON, *NON_STANDARD_MODELS),
-    "B2-3": COMMON,
+    "B1-1": (*CHEAPEST, "alternative", "untouched", "wrong", "drop-errors", "numpy-submodule", *MISBEHAVING_MLP_PARAMS),
+    "B1-2": (*CHEAPEST, "alternative", "untouched", "wrong", "drop-errors"),
+    "B2-1": CHEAPEST,
+    "B2-2": (*CHEAPEST, *NON_STANDARD_MODELS),
+    "B2-3": CHEAPEST,
 }
 
 
