@@ -73,7 +73,7 @@ def _load_specs():
 SPECS = _load_specs()
 
 
-# --------------------------------------------------------------------------- the extra students of B1-1 and B2-2
+# --------------------------------------------------------------------------- the extra students of B1-1 and of B2-2
 
 _KNOWN_SIZES = "([3, 4, 2], [784, 512, 512, 10])"  # the networks of the visible checks and of the notebook's model
 
@@ -118,8 +118,10 @@ _CONV3_LAYERS = """
             layers.Dense(10, activation="softmax"),
 """
 NON_STANDARD_MODELS = {
-    # A class of the student's own that calls itself Conv2D: it passes every check of the
-    # layer's name and settings, yet it is not Keras's Conv2D.
+    # A class of the student's own that calls itself Conv2D and behaves as Keras's does: it
+    # passes every check of the layer's name and settings today, yet it is student code (it
+    # could override call or get_config), so a trusted process neither runs it nor takes it
+    # for Keras's Conv2D.
     "custom-layer": (
         'class Conv2D(layers.Conv2D):\n    """Keras\'s Conv2D, as a class of my own."""\n\n\n'
         "def build_conv3_3x3() -> keras.Model:\n    return keras.Sequential(\n        ["
