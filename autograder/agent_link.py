@@ -46,6 +46,35 @@ class KernelHung(Exception):
     """A request ran past its time limit and the kernel ignored the interrupt."""
 
 
+def _client_class():
+    from jupyter_client.blocking.client import BlockingKernelClient
+
+    class StdinReadyClient(BlockingKernelClient):
+        """A client whose stdin socket is connected (handshake done) before it is used: the
+        kernel drops an ``input_request`` routed to a peer whose connection is not complete."""
+
+        def connect_stdin(self, identity: bytes | None = None) -> zmq.Socket:
+            sock = self.context.socket(zmq.DEALER)
+            sock.linger = 1000
+            if identity:
+                sock.identity = identity
+            if getattr(self, "curve_publickey", None) is not None:
+                sock.curve_secretkey = self.curve_secretkey
+                sock.curve_publickey = self.curve_publickey
+                sock.curve_serverkey = self.curve_publickey
+            monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+            try:
+                sock.connect(self._make_url("stdin"))
+                if monitor.poll(int(START_TIMEOUT * 1000)):
+                    monitor.recv_multipart()
+            finally:
+                sock.disable_monitor()
+                monitor.close()
+            return sock
+
+    return StdinReadyClient
+
+
 class AgentLink:
     """Requests to the agent in a student's kernel, over a client of the grader's own."""
 
@@ -53,9 +82,7 @@ class AgentLink:
         self, connection_info: dict[str, Any], interrupt: Callable[[], None], role_expressions: dict[str, str],
         is_alive: Callable[[], bool] | None = None,
     ) -> None:
-        from jupyter_client.blocking.client import BlockingKernelClient
-
-        self._client = BlockingKernelClient()
+        self._client = _client_class()()
         self._client.load_connection_info(connection_info)
         self._client.start_channels(iopub=False, shell=True, stdin=True, hb=False, control=False)
         self._interrupt = interrupt
@@ -127,7 +154,7 @@ class AgentLink:
             if prompt is not None:
                 try:
                     answer = json.loads(prompt)
-                except ValueError:
+                except (ValueError, RecursionError):
                     raise AgentError("the kernel asked for input that was not the agent's") from None
                 if not isinstance(answer, dict):
                     raise AgentError("the agent answered with something other than an object")

@@ -101,7 +101,7 @@ def bound_names(code: str, *, assignments: bool = True) -> set[str]:
         elif assignments and isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
-                names.update(sub.id for sub in ast.walk(target) if isinstance(sub, ast.Name))
+                names.update(sub.id for sub in ast.walk(target) if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store))
     return names
 
 

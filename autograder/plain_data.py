@@ -105,7 +105,7 @@ def _encode(value: Any, hook: Hook | None, depth: int, budget: _Budget) -> dict:
     if cls is bool:
         return {"t": "bool", "v": value}
     if cls is int:
-        return {"t": "int", "v": str(value)}
+        return {"t": "int", "v": hex(value)}
     if cls is float:
         return {"t": "float", "v": value.hex()}
     if cls is str:
@@ -170,7 +170,7 @@ def _decode(data: Any, resolve: Resolver | None, depth: int, budget: _Budget) ->
         return v
     if tag == "int" and type(v) is str:
         try:
-            return int(v)
+            return int(v, 0)  # 0x... (what encode writes) or decimal
         except ValueError:
             raise _fail("a bad int") from None
     if tag == "float" and type(v) is str:
@@ -241,7 +241,10 @@ def _decode_array(data: dict, budget: _Budget) -> np.ndarray:
         budget.count(size, len(raw))
     except NotPlain as exc:
         raise _fail(str(exc)) from None
-    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    try:
+        return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    except ValueError:
+        raise _fail("a bad array shape") from None
 
 
 # --------------------------------------------------------------------------- markers

@@ -166,9 +166,9 @@ def check_standard_config(config: Any, allowed: dict[str | None, set[str]] | Non
         elif isinstance(node, dict):
             if "class_name" in node:
                 name, module = node.get("class_name"), node.get("module")
-                if name in _SPECIAL_CLASSES and module is None:
+                if isinstance(name, str) and module is None and name in _SPECIAL_CLASSES:
                     pass
-                elif not isinstance(name, str) or name not in allowed.get(module, set()) or node.get("registered_name") not in (None, name):
+                elif not isinstance(name, str) or not isinstance(module, (str, type(None))) or name not in allowed.get(module, set()) or node.get("registered_name") not in (None, name):
                     shown = f"{module}.{name}" if module else str(name)
                     raise ModelNotRebuildable(
                         f"{shown} は採点側で組み立て直せません。Lambda 層や自作の層・関数を使わず、keras.layers の標準の層だけでモデルを作ってください"
@@ -185,8 +185,10 @@ def rebuild_model(data: dict) -> Any:
         raise plain_data.PlainDataError("not plain data: a bad model")
     try:
         config = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise plain_data.PlainDataError("not plain data: a model config that is not JSON") from None
+    if isinstance(config, dict):
+        config.pop("compile_config", None)  # the optimizer and loss: not needed to judge the architecture
     check_standard_config(config)
     try:
         with warnings.catch_warnings():
@@ -309,7 +311,12 @@ class _Call:
             kind, message = str(raised.get("type", "Exception"))[:100], str(raised.get("message", ""))[:2000]
             builtin = getattr(builtins, kind, None)
             if isinstance(builtin, type) and issubclass(builtin, Exception) and builtin.__module__ == "builtins":
-                raise builtin(message)
+                try:
+                    error = builtin(message)
+                except Exception:  # a constructor that needs more arguments (UnicodeDecodeError ...)
+                    error = None
+                if error is not None:
+                    raise error
             raise StudentError(f"{name} が例外 {kind} を送出しました: {message}")
         if "value" not in answer:
             raise StudentKernelError(f"{name} の結果を学生のカーネルから受け取れませんでした ({str(answer.get('error', answer))[:200]})")
