@@ -20,6 +20,7 @@ class InstructorCells:
     tests: dict[str, str] = field(default_factory=dict)  # grade id of a graded code cell -> its source
     locked: dict[str, str] = field(default_factory=dict)  # grade id of locked code that is no test -> source
     answers: frozenset[str] = frozenset()  # grade ids of solution cells
+    order: tuple[str, ...] = ()  # every grade id in the instructor's notebook order
 
     @classmethod
     def from_gradebook(cls, db_url: str, assignment: str, notebook: str | None = None) -> InstructorCells:
@@ -32,20 +33,23 @@ class InstructorCells:
                 return cls()
             graded = {c.name for c in row.grade_cells if c.cell_type == "code"}
             answers = frozenset(c.name for c in row.solution_cells)
+            order = _saved_order(gb, row.id)
             sources = {c.name: c for c in row.source_cells if c.cell_type == "code"}
             tests = {name: sources[name].source for name in graded if name in sources}
             locked = {
                 name: c.source for name, c in sources.items()
                 if c.locked and name not in graded and name not in answers
             }
-        return cls(tests, locked, answers)
+        return cls(tests, locked, answers, order)
 
     @classmethod
     def from_notebook(cls, nb: NotebookNode) -> InstructorCells:
         """The same, from an instructor's notebook (the source or the release)."""
-        tests, locked, answers = {}, {}, set()
+        tests, locked, answers, order = {}, {}, set(), []
         for cell in nb.cells:
             gid = cells.grade_id(cell)
+            if gid:
+                order.append(gid)
             if not gid or cell.cell_type != "code":
                 continue
             meta = cells.nbgrader_meta(cell)
@@ -55,18 +59,16 @@ class InstructorCells:
                 tests[gid] = cells.source(cell)
             elif cells.is_instructor_code(cell) and not meta.get("solution"):
                 locked[gid] = cells.source(cell)
-        return cls(tests, locked, frozenset(answers))
+        return cls(tests, locked, frozenset(answers), tuple(order))
 
-    def setup(self, nb: NotebookNode) -> list[str]:
-        """The set-up: the instructor's locked cells before the first answer or test of ``nb``,
-        in ``nb``'s order, with the instructor's source."""
-        out, seen = [], set()
-        for cell in nb.cells:
-            gid = cells.grade_id(cell)
+    def setup(self, nb: NotebookNode | None = None) -> list[str]:
+        """The set-up: the instructor's locked cells before the first answer or test, in the
+        instructor's order (a submission's order does not matter), with the instructor's source."""
+        out = []
+        for gid in self.order:
             if gid in self.tests or gid in self.answers:
                 break
-            if gid in self.locked and gid not in seen:
-                seen.add(gid)
+            if gid in self.locked and self.locked[gid] not in out:
                 out.append(self.locked[gid])
         return out
 
@@ -84,3 +86,13 @@ class InstructorCells:
                 continue
             names |= cells.bound_names(cells.source(cell))
         return names
+
+
+def _saved_order(gb, notebook_id: str) -> tuple[str, ...]:
+    """Grade ids of a notebook's cells as nbgrader saved them: in the notebook's order
+    (the template gradebook is SQLite; its ids are random, its row ids are not)."""
+    from sqlalchemy import text
+
+    rows = gb.db.execute(text("SELECT name FROM source_cell WHERE notebook_id = :id ORDER BY rowid"), {"id": notebook_id})
+    return tuple(name for (name,) in rows)
+

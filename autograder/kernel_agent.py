@@ -45,7 +45,9 @@ class _Session:
         return None
 
     def _model(self, keras: Any, model: Any) -> dict:
-        _standard_layers_only(keras, model)
+        foreign = _foreign_class(keras, model)
+        if foreign is not None:  # the judge says why it cannot rebuild it
+            return {"t": "model", "config": "", "weights": [], "foreign": foreign}
         try:
             config = keras.saving.serialize_keras_object(model)
             text = json.dumps(config)
@@ -100,18 +102,23 @@ class _Session:
         return {"error": f"unknown request {op!r}"}
 
 
-def _standard_layers_only(keras: Any, model: Any) -> None:
-    """Refuse a model of a class of its own or with a layer that is not exactly a keras.layers class."""
+def _foreign_class(keras: Any, model: Any) -> str | None:
+    """The first class in ``model`` that is not exactly Keras' own (a model or layer class of the
+    student's, a subclass, ``Lambda``), as the judge names it; None when there is none."""
     from keras.src.models.functional import Functional
 
+    def shown(cls: type) -> str:
+        return f"keras.layers.{cls.__name__}" if cls.__module__.startswith("keras.") else cls.__qualname__
+
     if type(model) not in (keras.Sequential, Functional):
-        raise plain_data.NotPlain(plain_data.type_name(model), "a model class of its own; use keras.Sequential or keras.Model(inputs, outputs)")
+        return shown(type(model))
     for layer in model._flatten_layers(include_self=False, recursive=True):
         cls = type(layer)
         if cls in (keras.Sequential, Functional):
             continue
         if cls is not getattr(keras.layers, cls.__name__, None) or cls.__name__ == "Lambda":
-            raise plain_data.NotPlain(plain_data.type_name(layer), "a layer that is not one of keras.layers' standard layers (Lambda and layer classes of your own cannot be judged)")
+            return shown(cls)
+    return None
 
 
 def _text(exc: BaseException) -> str:

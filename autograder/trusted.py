@@ -128,6 +128,7 @@ def to_python(code: str) -> str:
 
 # --------------------------------------------------------------------------- Keras models
 
+_NOT_STANDARD = "は採点側で組み立て直せません。Lambda 層や自作の層・関数を使わず、keras.layers の標準の層だけでモデルを作ってください"
 _SPECIAL_CLASSES = {"__keras_tensor__", "__tuple__", "__numpy__", "__tensor__"}
 _REFUSED_LAYERS = {"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "Layer", "InputSpec"}
 
@@ -170,9 +171,7 @@ def check_standard_config(config: Any, allowed: dict[str | None, set[str]] | Non
                     pass
                 elif not isinstance(name, str) or not isinstance(module, (str, type(None))) or name not in allowed.get(module, set()) or node.get("registered_name") not in (None, name):
                     shown = f"{module}.{name}" if module else str(name)
-                    raise ModelNotRebuildable(
-                        f"{shown} は採点側で組み立て直せません。Lambda 層や自作の層・関数を使わず、keras.layers の標準の層だけでモデルを作ってください"
-                    )
+                    raise ModelNotRebuildable(f"{shown} {_NOT_STANDARD}")
             stack.extend(node.values())
 
 
@@ -180,6 +179,9 @@ def rebuild_model(data: dict) -> Any:
     """A Keras model from the config a student's kernel sent (standard layers only)."""
     import keras
 
+    foreign = data.get("foreign")
+    if foreign is not None:
+        raise ModelNotRebuildable(f"{str(foreign)[:200]} {_NOT_STANDARD}")
     text, shapes = data.get("config"), data.get("weights")
     if type(text) is not str or type(shapes) is not list:
         raise plain_data.PlainDataError("not plain data: a bad model")
@@ -329,12 +331,25 @@ class _Call:
             raise StudentKernelError(f"{name} の結果が採点の形式になっていません ({exc})") from None
 
 
+class _MagicsIgnored:
+    """What ``get_ipython()`` gives in the judge: the set-up's magics (``%pip``, ``%matplotlib``)
+    prepare a student's environment and do nothing here."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("run_") or name in ("system", "getoutput"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+
+_NO_SHELL = _MagicsIgnored()
+
+
 class Judge:
     """Runs test cells in a namespace of the set-up cells only, on the student's plain data."""
 
     def __init__(self, setup: list[str], *, cell_timeout: float) -> None:
         self.cell_timeout = float(cell_timeout)
-        namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": lambda: _NO_SHELL}
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for code in setup:
@@ -401,6 +416,8 @@ class Judge:
             if plain_data.is_marker(data, "notplain"):
                 missing[name] = not_plain_message(name, str(data.get("type"))[:200], str(data.get("why", ""))[:300])
                 continue
+            if plain_data.is_marker(data, "function"):
+                data = dict(data, name=name)  # the name the test uses, in messages
             try:
                 fetched[name] = plain_data.decode(data, call.resolve)
             except ModelNotRebuildable as exc:

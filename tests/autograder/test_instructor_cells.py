@@ -108,7 +108,6 @@ def test_a_student_cell_that_copies_the_setups_grade_id_runs_the_instructors_set
     assert instructor.setup(nb) == [instructor.locked["setup"]]
 
 
-@pytest.mark.xfail(strict=True, reason="setup() follows the submission's cell order: an answer cell moved above the set-up empties it")
 def test_an_answer_cell_moved_above_the_setup_leaves_the_setup_whole(release, instructor):
     nb = student_copy(release)
     answer = nb.cells.pop(index_of(nb, "softmax"))
@@ -128,7 +127,6 @@ def test_student_names_leave_out_what_only_the_tests_and_the_setup_bind(release,
     assert not {"keras", "layers", "course_utils", "MNIST_CLASSES", "get_data_mnist"} & names  # bound by the set-up
 
 
-@pytest.mark.xfail(strict=True, reason="bug: cells.bound_names counts every Name inside an assignment target, also the loaded ones of a subscript")
 def test_an_item_assignment_binds_no_name_it_only_reads(instructor):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("table[np.arange(3), labels] = 0.5\nrow.values = [1]")])
     assert instructor.student_names(nb) == set()

@@ -214,7 +214,7 @@ def test_a_function_returning_a_model_sends_the_model(keras):
     assert value["t"] == "model" and value["weights"] == [[2, 1], [1]]
 
 
-def test_a_model_whose_config_cannot_be_written_is_marked_not_plain(keras):
+def test_a_model_with_a_layer_class_of_its_own_is_sent_as_foreign_without_its_config(keras):
     class Holder(keras.layers.Layer):
         def __init__(self, thing, **kwargs):
             super().__init__(**kwargs)
@@ -225,7 +225,16 @@ def test_a_model_whose_config_cannot_be_written_is_marked_not_plain(keras):
 
     model = keras.Sequential([keras.Input((4,)), Holder(object()), keras.layers.Dense(2)])
     marker = export(_Session({"model": model}), "model")["model"]
-    assert marker["t"] == "notplain" and "config cannot be written" in marker["why"]
+    assert marker["t"] == "model" and marker["config"] == "" and marker["foreign"].endswith("Holder")
+
+
+def test_a_subclass_of_a_standard_layer_that_borrows_its_name_is_foreign(keras):
+    class Conv2D(keras.layers.Conv2D):  # noqa: N801 - named like Keras' own on purpose
+        pass
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), Conv2D(2, 3)])
+    marker = export(_Session({"model": model}), "model")["model"]
+    assert marker["foreign"].endswith("Conv2D") and not marker["foreign"].startswith("keras.layers")
 
 
 def test_a_model_config_over_the_size_limit_is_marked_not_plain(keras, monkeypatch):
