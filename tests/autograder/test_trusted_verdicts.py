@@ -144,13 +144,14 @@ NON_STANDARD_MODEL_WORDS = {"custom-layer": ("model_3x3", "build_conv3_3x3", "Co
 
 #: who hands in what in each assignment's run. A student costs a worker 4-10 s in B1-1 and
 #: B1-2 and 10-35 s in the B2 notebooks (2 cores shared with other work), so, to keep the file
-#: to a few minutes, the B2 runs grade only the solution and the attacks that gain points today;
-#: the B1 runs also the untouched release, other correct answers, the plausible wrong answers,
-#: the dropped error messages (defeated today) and, in B1-1, the NumPy patch.
-CHEAPEST = ("solution", "forge-send", "int-subclass", "ndarray-subclass")
+#: to a few minutes, the B2 runs grade the solution, other correct answers (functional-API
+#: models rebuilt by the judge) and the attacks that gained points before the judge;
+#: the B1 runs also the untouched release, the plausible wrong answers,
+#: the dropped error messages (defeated before too) and, in B1-1, the NumPy patch.
+CHEAPEST = ("solution", "alternative", "forge-send", "int-subclass", "ndarray-subclass")
 STUDENTS = {
-    "B1-1": (*CHEAPEST, "alternative", "untouched", "wrong", "drop-errors", "numpy-submodule", *MISBEHAVING_MLP_PARAMS),
-    "B1-2": (*CHEAPEST, "alternative", "untouched", "wrong", "drop-errors"),
+    "B1-1": (*CHEAPEST, "untouched", "wrong", "drop-errors", "numpy-submodule", *MISBEHAVING_MLP_PARAMS),
+    "B1-2": (*CHEAPEST, "untouched", "wrong", "drop-errors"),
     "B2-1": CHEAPEST,
     "B2-2": (*CHEAPEST, *NON_STANDARD_MODELS),
     "B2-3": CHEAPEST,
