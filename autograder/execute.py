@@ -67,6 +67,7 @@ class HardenedExecute(Execute):
         self._instructor: InstructorCells | None = None
         self._judge: Judge | None = None
         self._judge_error: str | None = None
+        self._judge_ready: threading.Thread | None = None
         self._link: AgentLink | None = None
         self._student_names: set[str] = set()
         #: seconds per phase: kernel start, waiting (for a turn), cells (judging included), judge, kernel stop
@@ -75,8 +76,24 @@ class HardenedExecute(Execute):
         self.gate: Gate | None = None
 
     def use_judge(self, instructor: InstructorCells) -> None:
-        """Judge the graded test cells ``instructor`` knows outside the kernel (:mod:`.trusted`)."""
+        """Judge the graded test cells ``instructor`` knows outside the kernel (:mod:`.trusted`).
+
+        The judge is made (its set-up run, Keras' first model built) in a thread while the
+        kernel starts, so the first test does not wait for it.
+        """
         self._instructor = instructor
+        self._judge_ready = threading.Thread(target=self._make_judge, name="judge-set-up", daemon=True)
+        self._judge_ready.start()
+
+    def _make_judge(self) -> None:
+        from .trusted import Judge
+
+        try:
+            self._judge = Judge(self._instructor.setup(), cell_timeout=self.timeout or 60)
+            self._judge.warm_up()
+        except Exception as exc:  # the instructor's set-up does not run in the grader
+            self._judge = None
+            self._judge_error = f"{type(exc).__name__}: {exc}"
 
     # ------------------------------------------------------------------ kernel set-up
 
@@ -217,6 +234,7 @@ class HardenedExecute(Execute):
             self._record(EventKind.TIMEOUT, index, f"a student function called by the test: {verdict.reason}")
             cell.outputs = verdict.outputs
             return
+        self._role = CellRole.STUDENT  # the guard ran for the judge's session just now: not again
         self.preprocess_cell(cell, resources, index)
         kernel_passed = not any(out.get("output_type") == "error" for out in cell.get("outputs", []))
         cell.outputs = verdict.outputs
@@ -225,14 +243,13 @@ class HardenedExecute(Execute):
 
     def _verdict(self, code: str, index: int) -> Verdict:
         from .agent_link import AgentError, AgentLink, CallTimeout
-        from .trusted import Judge, StudentKernelError, Verdict
+        from .trusted import StudentKernelError, Verdict
 
-        if self._judge is None and self._judge_error is None and self._instructor is not None:
-            try:
-                self._judge = Judge(self._instructor.setup(self.nb), cell_timeout=self.timeout or 60)
-                self._student_names = self._instructor.student_names(self.nb)
-            except Exception as exc:  # the instructor's set-up does not run in the grader
-                self._judge_error = f"{type(exc).__name__}: {exc}"
+        if self._judge_ready is not None:
+            self._judge_ready.join()
+            self._judge_ready = None
+            self._student_names = self._instructor.student_names(self.nb) if self._instructor else set()
+            if self._judge_error is not None:
                 self._record(EventKind.GRADER_ERROR, None, f"the set-up cells could not run in the judge: {self._judge_error}")
         if self._judge is None:
             error = NotebookNode(output_type="error", ename="JudgeUnavailable", evalue=f"採点側の準備に失敗しました: {self._judge_error}", traceback=[])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import gc
 import multiprocessing
 import os
 import signal
@@ -89,6 +90,7 @@ def pipe() -> tuple[Any, Any]:
 def _child(target: Callable[..., Any], args: tuple, cwd: str, env: dict[str, str], log: str, conn) -> None:
     """In the child: own process group, log as stdout/stderr, given cwd and environment."""
     os.setsid()  # a time limit kills everything it started
+    gc.freeze()  # what the forkserver imported (TensorFlow: millions of objects) is never scanned again
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     os.dup2(fd, 1)
     os.dup2(fd, 2)

@@ -356,6 +356,19 @@ class Judge:
                 exec(compile(to_python(code), "<set-up cell>", "exec"), namespace)
         self._setup = namespace
 
+    def warm_up(self) -> None:
+        """Build one small standard model, so the first model a test reads is rebuilt at full
+        speed (Keras and TensorFlow set themselves up on first use; about 0.4 s)."""
+        import sys
+
+        keras = sys.modules.get("keras")
+        if keras is None:
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(1, 3), keras.layers.Flatten(), keras.layers.Dense(1)])
+            rebuild_model({"t": "model", "config": json.dumps(keras.saving.serialize_keras_object(model)), "weights": [[int(n) for n in w.shape] for w in model.weights]})
+
     @property
     def setup_names(self) -> set[str]:
         return set(self._setup)

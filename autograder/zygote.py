@@ -25,6 +25,7 @@ kernel starts from the state a fresh process would have.
 from __future__ import annotations
 
 import contextlib
+import gc
 import errno
 import importlib
 import json
@@ -202,6 +203,7 @@ def serve(path: str, parent: int | None = None) -> None:
     if parent is not None and os.getppid() != parent:
         return  # the grader ended before we could ask to end with it
     failed = _preload()
+    gc.freeze()  # the preloaded libraries' objects are never scanned by a kernel's collector
     os.register_at_fork(after_in_child=_reseed)
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
