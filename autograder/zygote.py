@@ -25,8 +25,8 @@ kernel starts from the state a fresh process would have.
 from __future__ import annotations
 
 import contextlib
-import gc
 import errno
+import gc
 import importlib
 import json
 import os
