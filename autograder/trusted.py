@@ -43,19 +43,24 @@ CELL_FILE = "<test cell>"
 # --------------------------------------------------------------------------- failures a test shows
 
 
-class NotPlainValue(Exception):
+class JudgeFailure(BaseException):
+    """Why the judge could not use a student's answer. Not an ``Exception``: a test's
+    ``except Exception`` (or ``except ValueError``) must not turn it into a pass."""
+
+
+class NotPlainValue(JudgeFailure):
     """A name the test reads, or a student function's result, is not plain data."""
 
 
-class ModelNotRebuildable(Exception):
+class ModelNotRebuildable(JudgeFailure):
     """A Keras model that cannot be rebuilt from standard layers."""
 
 
-class StudentCallTimeout(Exception):
+class StudentCallTimeout(JudgeFailure):
     """A student function called by a test ran past its time limit."""
 
 
-class StudentKernelError(Exception):
+class StudentKernelError(JudgeFailure):
     """The student's kernel did not answer the grader's request properly."""
 
 
@@ -63,7 +68,7 @@ class StudentError(Exception):
     """A student function raised an exception that is not one of Python's own."""
 
 
-class CannotPass(Exception):
+class CannotPass(JudgeFailure):
     """A test passed something that is not plain data to a student function."""
 
 
@@ -400,7 +405,7 @@ class Judge:
             if name in missing:
                 return self._failed(NotPlainValue(missing[name]), call, out, err)
             return self._failed(exc, call, out, err, code)
-        except Exception as exc:
+        except (Exception, JudgeFailure) as exc:
             return self._failed(exc, call, out, err, code)
         return Verdict(True, _streams(out, err), "", call.waited, bool(call.hung), call.timed_out)
 

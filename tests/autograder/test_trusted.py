@@ -248,10 +248,20 @@ def test_a_kernel_that_ignores_the_interrupt_marks_the_verdict_kernel_hung(judge
     assert error(verdict).ename == "StudentCallTimeout" and "中断にも応じませんでした" in error(verdict).evalue
 
 
-def test_a_hung_kernel_is_reported_even_when_the_test_catches_the_failure(judge):
+def test_a_hung_kernel_fails_the_test_even_when_the_test_catches_exceptions(judge):
     code = "try:\n    dense_params(1, 1)\nexcept Exception:\n    pass"
     verdict, _ = run(judge, code, {"dense_params": dense_params}, calls_raise=KernelHung("ignored"))
-    assert verdict.passed and verdict.kernel_hung
+    assert not verdict.passed and verdict.kernel_hung and error(verdict).ename == "StudentCallTimeout"
+
+
+def test_a_test_expecting_an_exception_is_not_passed_by_a_value_that_is_not_plain(judge):
+    class Forged(int):
+        def __eq__(self, other):
+            return True
+
+    code = "_raised = False\ntry:\n    dense_params(1, 1)\nexcept Exception:\n    _raised = True\nassert _raised"
+    verdict, _ = run(judge, code, {"dense_params": lambda a, b: Forged(0)})
+    assert not verdict.passed and error(verdict).ename == "NotPlainValue"
 
 
 def test_an_agent_that_breaks_during_a_call_fails_with_student_kernel_error(judge):
