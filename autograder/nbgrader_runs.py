@@ -76,10 +76,27 @@ def _context():
         try:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(PRELOAD)
+            _start_quietly()
         except ValueError:  # no fork on this platform
             ctx = multiprocessing.get_context("spawn")
         _CONTEXT = ctx
     return _CONTEXT
+
+
+def _start_quietly() -> None:
+    """Start the forkserver with its stderr on /dev/null: importing TensorFlow there prints log
+    lines nobody asked for (its children write to their own log files)."""
+    from multiprocessing import forkserver
+
+    saved = os.dup(2)
+    try:
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 2)
+        os.close(quiet)
+        forkserver.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def pipe() -> tuple[Any, Any]:
