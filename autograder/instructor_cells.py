@@ -61,7 +61,7 @@ class InstructorCells:
                 locked[gid] = cells.source(cell)
         return cls(tests, locked, frozenset(answers), tuple(order))
 
-    def setup(self, nb: NotebookNode | None = None) -> list[str]:
+    def setup(self) -> list[str]:
         """The set-up: the instructor's locked cells before the first answer or test, in the
         instructor's order (a submission's order does not matter), with the instructor's source."""
         out = []
@@ -79,7 +79,7 @@ class InstructorCells:
 
     def student_names(self, nb: NotebookNode) -> set[str]:
         """Names bound by the code cells that are not the instructor's tests or set-up."""
-        setup = set(self.setup(nb))
+        setup = set(self.setup())
         names: set[str] = set()
         for cell in nb.cells:
             if cell.cell_type != "code" or cells.grade_id(cell) in self.tests or cells.source(cell) in setup:

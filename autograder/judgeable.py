@@ -80,7 +80,7 @@ def _mutated(code: str, fetched: set[str]) -> set[str]:
 def problems(nb: NotebookNode, *, run_setup: bool = True) -> list[str]:
     """One line per test that cannot be judged outside the student's kernel."""
     instructor = InstructorCells.from_notebook(nb)
-    setup = instructor.setup(nb)
+    setup = instructor.setup()
     setup_names: set[str] = set()
     for code in setup:
         setup_names |= cells.bound_names(code)

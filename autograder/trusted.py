@@ -221,7 +221,6 @@ class Verdict:
     passed: bool
     outputs: list[NotebookNode] = field(default_factory=list)
     reason: str = ""  # the failure, one line ("" when passed)
-    student_seconds: float = 0.0  # time spent waiting for the student's kernel
     kernel_hung: bool = False  # a call ignored the interrupts: the kernel must be stopped
     timed_out: bool = False  # a call ran past its limit: running the test in the kernel would too
 
@@ -242,7 +241,6 @@ class _Call:
         self.timed_out = False
         self.proxies: dict[int, int] = {}  # id(proxy) -> ref
         self.models: dict[str, Any] = {}
-        self.waited = 0.0
 
     # references from the student's side -----------------------------------------
 
@@ -289,7 +287,6 @@ class _Call:
         if timeout <= 0:
             self.stalled = f"このテストで学生の関数を呼び出す時間の上限 ({self.call_timeout:.0f} 秒) を使い切りました"
             raise StudentCallTimeout(self.stalled)
-        started = time.monotonic()
         try:
             answer = self.link.ask(request, timeout)
         except CallTimeout:
@@ -306,8 +303,6 @@ class _Call:
         except AgentError as exc:
             self.stalled = f"学生のカーネルが採点の問い合わせに正しく答えませんでした ({exc})"
             raise StudentKernelError(self.stalled) from None
-        finally:
-            self.waited += time.monotonic() - started
         return self._result(name, answer)
 
     def _result(self, name: str, answer: dict) -> Any:
@@ -407,12 +402,11 @@ class Judge:
             return self._failed(exc, call, out, err, code)
         except (Exception, JudgeFailure) as exc:
             return self._failed(exc, call, out, err, code)
-        return Verdict(True, _streams(out, err), "", call.waited, bool(call.hung), call.timed_out)
+        return Verdict(True, _streams(out, err), "", bool(call.hung), call.timed_out)
 
     def _fetch(self, names: list[str], call: _Call, missing: dict[str, str]) -> dict[str, Any]:
         if call.link is None:
             return {}
-        started = time.monotonic()
         try:
             answer = call.link.ask({"op": "export", "names": names}, self.cell_timeout)
         except (CallTimeout, KernelHung) as exc:
@@ -421,8 +415,6 @@ class Judge:
             raise StudentCallTimeout(f"テストが読む値 ({', '.join(names)}) を {self.cell_timeout:.0f} 秒以内に受け取れませんでした") from None
         except AgentError as exc:
             raise StudentKernelError(f"学生のカーネルが採点の問い合わせに正しく答えませんでした ({exc})") from None
-        finally:
-            call.waited += time.monotonic() - started
         values = answer.get("values")
         if not isinstance(values, dict):
             raise StudentKernelError("テストが読む値を学生のカーネルから受け取れませんでした")
@@ -450,7 +442,7 @@ class Judge:
         error = NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[*lines, f"{ename}: {evalue}"])
         outputs = _streams(out, err) if out is not None and err is not None else []
         reason = (f"{ename}: {evalue}".splitlines() or [ename])[0][:300]
-        return Verdict(False, [*outputs, error], reason, call.waited, bool(call.hung), call.timed_out)
+        return Verdict(False, [*outputs, error], reason, bool(call.hung), call.timed_out)
 
 
 def _streams(out: io.StringIO, err: io.StringIO) -> list[NotebookNode]:

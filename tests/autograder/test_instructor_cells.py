@@ -59,7 +59,7 @@ def student_copy(release: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def test_the_setup_is_exactly_the_setup_cell(source, instructor):
-    assert instructor.setup(source) == [cells.source(cell_with_id(source, "setup"))]
+    assert instructor.setup() == [cells.source(cell_with_id(source, "setup"))]
     assert list(instructor.locked) == ["setup"]
 
 
@@ -93,26 +93,26 @@ def test_a_cell_the_gradebook_does_not_know_has_no_test_source(instructor):
 
 
 def test_the_release_gives_the_same_setup_as_the_source(release, instructor):
-    assert instructor.setup(release) == [instructor.locked["setup"]]
+    assert instructor.setup() == [instructor.locked["setup"]]
 
 
 def test_a_fake_locked_cell_before_the_setup_never_gets_into_the_setup(release, instructor):
     nb = student_copy(release)
     nb.cells.insert(index_of(nb, "setup"), fake_locked_cell("import numpy_forged as np", "evil"))
-    assert instructor.setup(nb) == [instructor.locked["setup"]]
+    assert instructor.setup() == [instructor.locked["setup"]]
 
 
 def test_a_student_cell_that_copies_the_setups_grade_id_runs_the_instructors_setup_once(release, instructor):
     nb = student_copy(release)
     nb.cells.insert(0, fake_locked_cell("np = None", "setup"))
-    assert instructor.setup(nb) == [instructor.locked["setup"]]
+    assert instructor.setup() == [instructor.locked["setup"]]
 
 
 def test_an_answer_cell_moved_above_the_setup_leaves_the_setup_whole(release, instructor):
     nb = student_copy(release)
     answer = nb.cells.pop(index_of(nb, "softmax"))
     nb.cells.insert(index_of(nb, "setup"), answer)
-    assert instructor.setup(nb) == [instructor.locked["setup"]]
+    assert instructor.setup() == [instructor.locked["setup"]]
 
 
 def test_student_names_are_what_the_answer_and_other_student_cells_bind(release, instructor):
@@ -174,7 +174,7 @@ def test_the_template_gradebook_gives_a_student_notebook_only_the_instructors_se
     stored = InstructorCells.from_gradebook(template_db, ASSIGNMENT)
     nb = student_copy(release)
     nb.cells.insert(index_of(nb, "setup"), fake_locked_cell("import os", "evil"))
-    assert stored.setup(nb) == [cells.source(cell_with_id(read("source"), "setup"))]
+    assert stored.setup() == [cells.source(cell_with_id(read("source"), "setup"))]
 
 
 @pytest.mark.slow
