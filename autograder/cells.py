@@ -8,7 +8,9 @@ execution, feedback) asks these questions of cells; they are answered here only.
 from __future__ import annotations
 
 import ast
+import builtins
 import enum
+from collections.abc import Iterator
 from typing import Any
 
 from nbformat import NotebookNode
@@ -86,23 +88,81 @@ def parse(code: str) -> ast.Module | None:
         return None
 
 
+def target_names(target: ast.AST) -> Iterator[ast.Name]:
+    """The names an assignment target binds (``a, *b = ...``), not the bases of ``a.x`` or ``a[0]``."""
+    if isinstance(target, ast.Name):
+        yield target
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from target_names(element)
+    elif isinstance(target, ast.Starred):
+        yield from target_names(target.value)
+
+
 def bound_names(code: str, *, assignments: bool = True) -> set[str]:
-    """Top-level names a cell binds: imports, functions, classes and (optionally) assignments."""
+    """Top-level names a cell binds: imports, functions, classes and (optionally) assignments,
+    loop and ``with`` targets."""
     tree = parse(code)
     if tree is None:
         return set()
     names: set[str] = set()
     for node in tree.body:
+        targets: list[ast.AST] = []
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 names.add((alias.asname or alias.name).split(".")[0])
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
-        elif assignments and isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                names.update(sub.id for sub in ast.walk(target) if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store))
+        elif not assignments:
+            continue
+        elif isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
+            targets = [node.target]
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            targets = [item.optional_vars for item in node.items if item.optional_vars is not None]
+        for target in targets:
+            names.update(name.id for name in target_names(target))
     return names
+
+
+def _loads_and_binds(tree: ast.AST) -> tuple[set[str], set[str]]:
+    """Every name a cell reads and every name it binds, at any depth."""
+    loads: set[str] = set()
+    binds: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loads if isinstance(node.ctx, ast.Load) else binds).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            binds.add(node.name)
+        elif isinstance(node, ast.arg):
+            binds.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                binds.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            binds.add(node.name)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            binds.update(node.names)
+    return loads, binds
+
+
+def free_names(code: str) -> set[str]:
+    """Names the cell reads and does not bind itself (builtins left out)."""
+    tree = parse(code)
+    if tree is None:
+        return set()
+    loads, binds = _loads_and_binds(tree)
+    return loads - binds - set(dir(builtins))
+
+
+def read_before_bound(code: str) -> set[str]:
+    """Names the cell both reads and binds (it may read another cell's value first)."""
+    tree = parse(code)
+    if tree is None:
+        return set()
+    loads, binds = _loads_and_binds(tree)
+    return (loads & binds) - set(dir(builtins))
 
 
 def instructor_names(release_nb: NotebookNode) -> set[str]:

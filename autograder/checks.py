@@ -159,16 +159,6 @@ def _in_scope(nodes: list[ast.AST]) -> Iterator[ast.AST]:
         stack.extend(reversed(list(ast.iter_child_nodes(node))))
 
 
-def _target_names(target: ast.AST) -> Iterator[ast.Name]:
-    if isinstance(target, ast.Name):
-        yield target
-    elif isinstance(target, (ast.Tuple, ast.List)):
-        for element in target.elts:
-            yield from _target_names(element)
-    elif isinstance(target, ast.Starred):
-        yield from _target_names(target.value)
-
-
 def _import_aliases(node: ast.Import | ast.ImportFrom) -> Iterator[tuple[str, str]]:
     """(name bound, what it is) for each alias: ``import a.b as c`` -> (c, a.b); ``from a import b`` -> (b, a.b)."""
     for alias in node.names:
@@ -364,7 +354,7 @@ class _Reviewer(ast.NodeVisitor):
     def _visit_comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
         scope = _Scope("comprehension")
         for generator in node.generators:
-            scope.local |= {n.id for n in _target_names(generator.target)}
+            scope.local |= {n.id for n in cells.target_names(generator.target)}
         self._visit_scoped(scope, list(ast.iter_child_nodes(node)))
 
     visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _visit_comprehension
@@ -377,7 +367,7 @@ class _Reviewer(ast.NodeVisitor):
                 self._flag(node, Kind.DYNAMIC_ACCESS, f"changes variables through {_dotted(target)}")
             elif self._is_module_alias(target) and not self._is_setting(target):
                 self._flag(node, Kind.MONKEYPATCH, f"monkeypatches {_dotted(target)}")
-        for name in _target_names(target):
+        for name in cells.target_names(target):
             self._binding(node, name.id)
 
     def visit_Assign(self, node: ast.Assign) -> None:
@@ -385,7 +375,7 @@ class _Reviewer(ast.NodeVisitor):
             self._store(target, node)
         if self._touches_shell(node.value):
             for target in node.targets:
-                for name in _target_names(target):
+                for name in cells.target_names(target):
                     self._owner(name.id).shells.add(name.id)
         elif (alias := self._sensitive(node.value)) is not None:
             for target in node.targets:

@@ -21,35 +21,14 @@ from nbformat import NotebookNode
 
 from . import cells
 from .instructor_cells import InstructorCells
-from .trusted import free_names
-
-
-def _target_names(target: ast.AST) -> set[str]:
-    """Names an assignment target binds (``a, *b = ...``), not the bases of ``a.x`` or ``a[0]``."""
-    if isinstance(target, ast.Name):
-        return {target.id}
-    if isinstance(target, (ast.Tuple, ast.List)):
-        return set().union(*(_target_names(t) for t in target.elts)) if target.elts else set()
-    if isinstance(target, ast.Starred):
-        return _target_names(target.value)
-    return set()
 
 
 def _top_level_binds(code: str) -> set[str]:
-    """Names the cell binds in the notebook's namespace."""
-    names = cells.bound_names(code, assignments=False)
+    """Names the cell binds in the notebook's namespace (``global`` ones included)."""
+    names = cells.bound_names(code)
     tree = cells.parse(code)
     for node in tree.body if tree else []:
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                names |= _target_names(target)
-        elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
-            names |= _target_names(node.target)
-        elif isinstance(node, (ast.With, ast.AsyncWith)):
-            for item in node.items:
-                if item.optional_vars is not None:
-                    names |= _target_names(item.optional_vars)
-        elif isinstance(node, ast.Global):
+        if isinstance(node, ast.Global):
             names.update(node.names)
     return names
 
@@ -93,7 +72,7 @@ def problems(nb: NotebookNode, *, run_setup: bool = True) -> list[str]:
                 f"{gid}: rebinds {', '.join(rebinds)}, which a student cell binds; the student's code runs in "
                 "its own kernel and would not see it (test a function of plain data instead)"
             )
-        mutated = sorted(_mutated(code, free_names(code) - setup_names))
+        mutated = sorted(_mutated(code, cells.free_names(code) - setup_names))
         if mutated:
             found.append(f"{gid}: changes {', '.join(mutated)} (attribute or item); the judge has a copy, the student's object stays as it was")
     if run_setup and instructor.tests:

@@ -20,7 +20,6 @@ then scores as usual.
 
 from __future__ import annotations
 
-import ast
 import builtins
 import contextlib
 import hashlib
@@ -36,7 +35,7 @@ from nbformat.notebooknode import NotebookNode
 
 from . import plain_data
 from .agent_link import AgentError, AgentLink, CallTimeout, KernelDied, KernelHung
-from .cells import parse
+from .cells import free_names, read_before_bound
 
 CELL_FILE = "<test cell>"
 
@@ -84,44 +83,6 @@ def not_plain_message(what: str, type_name: str, why: str = "") -> str:
 
 
 # --------------------------------------------------------------------------- what a test reads
-
-
-def free_names(code: str) -> set[str]:
-    """Names the cell reads and does not bind itself (builtins left out)."""
-    tree = parse(code)
-    if tree is None:
-        return set()
-    loads, binds = _names(tree)
-    return loads - binds - set(dir(builtins))
-
-
-def read_before_bound(code: str) -> set[str]:
-    """Names the cell both reads and binds (it may read the student's value first)."""
-    tree = parse(code)
-    if tree is None:
-        return set()
-    loads, binds = _names(tree)
-    return (loads & binds) - set(dir(builtins))
-
-
-def _names(tree: ast.AST) -> tuple[set[str], set[str]]:
-    loads: set[str] = set()
-    binds: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (loads if isinstance(node.ctx, ast.Load) else binds).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            binds.add(node.name)
-        elif isinstance(node, ast.arg):
-            binds.add(node.arg)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                binds.add((alias.asname or alias.name).split(".")[0])
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            binds.add(node.name)
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            binds.update(node.names)
-    return loads, binds
 
 
 def to_python(code: str) -> str:

@@ -12,7 +12,8 @@ import pytest
 
 from autograder import kernel_agent, plain_data, trusted
 from autograder.agent_link import AgentError, CallTimeout, KernelHung
-from autograder.trusted import Judge, ModelNotRebuildable, check_standard_config, free_names, read_before_bound, rebuild_model
+from autograder.cells import free_names, read_before_bound
+from autograder.trusted import Judge, ModelNotRebuildable, check_standard_config, rebuild_model
 
 
 class FakeLink:
