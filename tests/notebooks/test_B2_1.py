@@ -192,30 +192,28 @@ def test_batch_ranges_test_accepts_pairs_as_lists():
     nbg.run_test_cell(A, BATCH_RANGES_TEST, batch_ranges=_batch_ranges_as_lists)
 
 
-def test_batched_test_rejects_batches_sized_without_the_channels():
-    # per-image bytes without the channel factor: batches three times too big for C = 3,
-    # and no ValueError for an image over the limit
-    too_big = """
+# per-image bytes without the channel factor: batches three times too big for C = 3,
+# and no ValueError for an image over the limit
+_BATCHED_WITHOUT_CHANNELS = """
 def conv2d_batched(x, kernel, bias, stride=1, padding="valid", max_bytes=256 * 2**20):
     per_image = im2col_bytes(1, x.shape[1], x.shape[2], 1, kernel.shape[0], stride, padding, x.dtype.itemsize)
     return np.concatenate([conv2d_im2col(x[a:b], kernel, bias, stride, padding) for a, b in batch_ranges(len(x), per_image, max_bytes)])
 """
-    answers = _answers("im2col", "conv2d_im2col", "im2col_bytes", "batch_ranges")
-    nbg.run_code(*answers, too_big, nbg.visible_part(A, BATCHED_TEST))
-    with pytest.raises(AssertionError, match="チャネル数"):
-        nbg.run_code(*answers, too_big, nbg.hidden_block(A, BATCHED_TEST))
-
-
-def test_batched_test_rejects_an_item_size_fixed_at_four_bytes():
-    float32_only = """
+_BATCHED_FLOAT32_ONLY = """
 def conv2d_batched(x, kernel, bias, stride=1, padding="valid", max_bytes=256 * 2**20):
     per_image = im2col_bytes(1, x.shape[1], x.shape[2], x.shape[3], kernel.shape[0], stride, padding)
     return np.concatenate([conv2d_im2col(x[a:b], kernel, bias, stride, padding) for a, b in batch_ranges(len(x), per_image, max_bytes)])
 """
+
+
+@pytest.mark.parametrize(
+    "wrong, message", [(_BATCHED_WITHOUT_CHANNELS, "チャネル数"), (_BATCHED_FLOAT32_ONLY, "itemsize")], ids=["without-channels", "item-size-fixed-at-4"]
+)
+def test_batched_test_passes_the_visible_part_and_rejects_wrong_batch_sizes_in_its_hidden_part(wrong, message):
     answers = _answers("im2col", "conv2d_im2col", "im2col_bytes", "batch_ranges")
-    nbg.run_code(*answers, float32_only, nbg.visible_part(A, BATCHED_TEST))
-    with pytest.raises(AssertionError, match="itemsize"):
-        nbg.run_code(*answers, float32_only, nbg.hidden_block(A, BATCHED_TEST))
+    nbg.run_code(*answers, wrong, nbg.visible_part(A, BATCHED_TEST))
+    with pytest.raises(AssertionError, match=message):
+        nbg.run_code(*answers, wrong, nbg.hidden_block(A, BATCHED_TEST))
 
 
 def test_batched_test_rejects_images_lost_at_the_end_of_the_last_batch():
