@@ -72,7 +72,6 @@ def _context():
     """The multiprocessing context children come from (a forkserver with nbgrader loaded)."""
     global _CONTEXT
     if _CONTEXT is None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the preload imports TensorFlow quietly
         try:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(PRELOAD)
